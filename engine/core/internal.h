@@ -1,0 +1,31 @@
+/* internal.h — helpers shared inside libevalmix (not installed). */
+#ifndef EVM_INTERNAL_H
+#define EVM_INTERNAL_H
+
+#include "evalmix/evalmix.h"
+
+#include <stdarg.h>
+
+#if defined(__GNUC__)
+#define EVM__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EVM__PRINTF(a, b)
+#endif
+
+/* Record an error (status < 0) with a printf-style message on the context and return
+ * the status, so that callers can write `return evm__fail(c, EVM_ERR_IO, "...")`. */
+int evm__fail(evm_ctx *c, int status, const char *fmt, ...) EVM__PRINTF(3, 4);
+/* Same, and put the caret under byte `caret` of the formatted message. */
+int evm__fail_caret(evm_ctx *c, int status, int caret, const char *fmt, ...)
+    EVM__PRINTF(4, 5);
+/* Append a warning line; returns EVM_OK or EVM_ERR_NOMEM. */
+int evm__warn(evm_ctx *c, const char *fmt, ...) EVM__PRINTF(2, 3);
+
+/* Allocation helpers: NULL on overflow or failure; count * size checked. */
+void *evm__malloc(size_t count, size_t size);
+void *evm__calloc(size_t count, size_t size);
+char *evm__strdup(const char *s);
+/* printf into a fresh string. */
+char *evm__asprintf(const char *fmt, ...) EVM__PRINTF(1, 2);
+
+#endif
