@@ -133,7 +133,7 @@ int evm__warn(evm_ctx *c, const char *fmt, ...)
 void *evm__malloc(size_t count, size_t size)
 {
     if (size && count > SIZE_MAX / size) return NULL;
-    return malloc(count * size ? count * size : 1);
+    return malloc(count && size ? count * size : 1);
 }
 
 void *evm__calloc(size_t count, size_t size)

@@ -196,7 +196,7 @@ typedef struct {
     /* /fixef */
     int p;
     char **fixef_name;
-    double *beta, *se, *df, *t, *pval;   /* df/t/pval: NaN when ddf is "none" */
+    double *beta, *se, *df, *t, *pval;   /* t = beta/se; df, pval: NaN when ddf is "none" */
     double *vcov;                        /* p x p */
     char *ddf;                           /* "none" until inference is requested */
     int ndropped;

@@ -1,0 +1,259 @@
+/* factor.c — one evaluation of the profiled objective: scale the stored cross-product
+ * blocks by Λ(θ), factor blockwise, read the objective off the diagonal.
+ * Cost per evaluation: O(Σ levels·q²·p + p³) for nested designs, independent of n. */
+#include "lmm_internal.h"
+
+#include "linalg/linalg.h"
+
+#include <math.h>
+#include <string.h>
+
+static void set_T(evm_lmm *m, const double *theta)
+{
+    for (int k = 0; k < m->K; k++) {
+        evm__term *t = &m->t[k];
+        const int q = t->q;
+        int o = t->theta_off;
+        memset(t->T, 0, sizeof(double) * q * q);
+        for (int j = 0; j < q; j++)
+            for (int i = j; i < q; i++) t->T[i + j * q] = theta[o++];
+    }
+}
+
+/* out (qi×qk) = Tiᵀ A Tk for a qi×qk block A. */
+static void scale_block(int qi, int qk, const double *Ti, const double *A, const double *Tk,
+                        double *out)
+{
+    if (qi == 1 && qk == 1) {
+        out[0] = Ti[0] * A[0] * Tk[0];
+        return;
+    }
+    double tmp[64];   /* A Tk, qi×qk ≤ 8×8 handled here; larger terms are rare */
+    double *at = qi * qk <= 64 ? tmp : out;  /* fall back: compute in place row by row */
+    if (at == out) {
+        /* generic, slower: out = Tiᵀ (A Tk) computed entry by entry */
+        for (int a = 0; a < qi; a++)
+            for (int b = 0; b < qk; b++) {
+                double s = 0.0;
+                for (int r = a; r < qi; r++)
+                    for (int c = b; c < qk; c++) s += Ti[r + a * qi] * A[r + c * qi] * Tk[c + b * qk];
+                out[a + b * qi] = s;
+            }
+        return;
+    }
+    for (int r = 0; r < qi; r++)
+        for (int b = 0; b < qk; b++) {
+            double s = 0.0;
+            for (int c = b; c < qk; c++) s += A[r + c * qi] * Tk[c + b * qk];
+            at[r + b * qi] = s;
+        }
+    for (int a = 0; a < qi; a++)
+        for (int b = 0; b < qk; b++) {
+            double s = 0.0;
+            for (int r = a; r < qi; r++) s += Ti[r + a * qi] * at[r + b * qi];
+            out[a + b * qi] = s;
+        }
+}
+
+/* C (ni×nk, ldc) -= B1 (ni×qj) B2ᵀ (B2: nk×qj); B1 with leading dim ld1, B2 with ld2. */
+static void sub_outer(int ni, int nk, int qj, const double *B1, int64_t ld1, const double *B2,
+                      int64_t ld2, double *C, int64_t ldc)
+{
+    for (int b = 0; b < nk; b++)
+        for (int a = 0; a < ni; a++) {
+            double s = 0.0;
+            for (int l = 0; l < qj; l++) s += B1[a + l * ld1] * B2[b + l * ld2];
+            C[a + b * ldc] -= s;
+        }
+}
+
+/* M (rows × n_k, ldm) -= Left Rightᵀ where Left (rows × n_j) is either dense (ld, with
+ * q_i = rows per "level" irrelevant) or the block `lo` of term i, and Right is block (k,j).
+ * Handles every combination of NESTED/SPARSE/DENSE. */
+static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk *lo,
+                        const double *Ld, int64_t ldl, int qi, const evm__offblk *ro,
+                        const evm__term *tj, const evm__term *tk)
+{
+    const int qj = tj->q, qk = tk->q;
+    const int dense_left = lo == NULL || lo->type == EVM__BLK_DENSE;
+    if (lo && lo->type == EVM__BLK_DENSE) Ld = lo->L, ldl = rows;
+    if (ro->type == EVM__BLK_DENSE) {
+        if (dense_left) {
+            evm__gemm_nt_sub(rows, tk->n, tj->n, Ld, ldl, ro->L, tk->n, M, ldm);
+            return;
+        }
+        for (int64_t c = 0; c < tj->nl; c++)
+            for (int64_t e = lo->colptr[c]; e < lo->colptr[c + 1]; e++)
+                sub_outer(qi, (int)tk->n, qj, lo->L + e * qi * qj, qi, ro->L + c * qj * tk->n,
+                          tk->n, M + lo->rowlev[e] * qi, ldm);
+        return;
+    }
+    for (int64_t c = 0; c < tj->nl; c++)
+        for (int64_t f = ro->colptr[c]; f < ro->colptr[c + 1]; f++) {
+            const double *C = ro->L + f * qk * qj;
+            double *Mc = M + ro->rowlev[f] * qk * ldm;
+            if (dense_left) {
+                sub_outer((int)rows, qk, qj, Ld + c * qj * ldl, ldl, C, qk, Mc, ldm);
+            } else {
+                for (int64_t e = lo->colptr[c]; e < lo->colptr[c + 1]; e++)
+                    sub_outer(qi, qk, qj, lo->L + e * qi * qj, qi, C, qk,
+                              Mc + lo->rowlev[e] * qi, ldm);
+            }
+        }
+}
+
+/* B (rows × n_k, ldb) <- B L_kkᵀ⁻¹ */
+static void right_solve(const evm__term *tk, double *B, int64_t rows, int64_t ldb)
+{
+    if (tk->dense) {
+        evm__trsm_right_lt(rows, tk->n, tk->L, tk->n, B, ldb);
+        return;
+    }
+    const int q = tk->q;
+    if (q == 1) {
+        for (int64_t c = 0; c < tk->nl; c++) {
+            const double d = tk->L[c];
+            double *col = B + c * ldb;
+            for (int64_t r = 0; r < rows; r++) col[r] /= d;
+        }
+        return;
+    }
+    for (int64_t c = 0; c < tk->nl; c++)
+        evm__rsolve_lt_small(rows, q, tk->L + c * q * q, B + c * q * ldb, ldb);
+}
+
+static int factor_diag(evm_lmm *m, int k)
+{
+    evm__term *tk = &m->t[k];
+    const int q = tk->q;
+    if (!tk->dense) {
+        for (int64_t c = 0; c < tk->nl; c++) {
+            double *D = tk->L + c * q * q;
+            scale_block(q, q, tk->T, tk->A + c * q * q, tk->T, D);
+            for (int a = 0; a < q; a++) D[a + a * q] += 1.0;
+        }
+        for (int j = 0; j < k; j++) {   /* all NESTED by construction */
+            const evm__offblk *kj = evm__off(m, k, j);
+            const int qj = m->t[j].q;
+            for (int64_t c = 0; c < m->t[j].nl; c++)
+                sub_outer(q, q, qj, kj->L + c * q * qj, q, kj->L + c * q * qj, q,
+                          tk->L + kj->rowlev[c] * q * q, q);
+        }
+        for (int64_t c = 0; c < tk->nl; c++)
+            if (evm__chol_small(q, tk->L + c * q * q)) return -1;
+        return 0;
+    }
+    const int64_t n = tk->n;
+    memset(tk->L, 0, sizeof(double) * n * n);
+    for (int64_t c = 0; c < tk->nl; c++) {
+        double D[64], *Dp = D;
+        if (q * q > 64) return -1;
+        scale_block(q, q, tk->T, tk->A + c * q * q, tk->T, Dp);
+        for (int b = 0; b < q; b++)
+            for (int a = 0; a < q; a++)
+                tk->L[(c * q + a) + (c * q + b) * n] = D[a + b * q] + (a == b);
+    }
+    for (int j = 0; j < k; j++) {
+        const evm__offblk *kj = evm__off(m, k, j);
+        if (kj->type == EVM__BLK_DENSE)
+            evm__syrk_sub(n, m->t[j].n, kj->L, n, tk->L, n);
+        else
+            sub_product(tk->L, n, n, kj, NULL, 0, q, kj, &m->t[j], tk);
+    }
+    return evm__potrf(n, tk->L, n) ? -1 : 0;
+}
+
+static void factor_below(evm_lmm *m, int i, int k)
+{
+    evm__offblk *ob = evm__off(m, i, k);
+    const evm__term *ti = &m->t[i], *tk = &m->t[k];
+    const int qi = ti->q, qk = tk->q, qq = qi * qk;
+    if (ob->type != EVM__BLK_DENSE) {
+        for (int64_t e = 0; e < ob->colptr[tk->nl]; e++)
+            scale_block(qi, qk, ti->T, ob->A + e * qq, tk->T, ob->L + e * qq);
+        if (ob->type == EVM__BLK_NESTED)
+            for (int j = 0; j < k; j++) {
+                const evm__offblk *ij = evm__off(m, i, j), *kj = evm__off(m, k, j);
+                const int qj = m->t[j].q;
+                for (int64_t c = 0; c < m->t[j].nl; c++)
+                    sub_outer(qi, qk, qj, ij->L + c * qi * qj, qi, kj->L + c * qk * qj, qk,
+                              ob->L + kj->rowlev[c] * qq, qi);
+            }
+        for (int64_t c = 0; c < tk->nl; c++)
+            for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+                if (qq == 1) ob->L[e] /= tk->L[c];
+                else evm__rsolve_lt_small(qi, qk, tk->L + c * qk * qk, ob->L + e * qq, qi);
+            }
+        return;
+    }
+    const int64_t ni = ti->n;
+    memset(ob->L, 0, sizeof(double) * ni * tk->n);
+    for (int64_t c = 0; c < tk->nl; c++)
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+            double B[64];
+            if (qq > 64) continue;
+            scale_block(qi, qk, ti->T, ob->A + e * qq, tk->T, B);
+            for (int b = 0; b < qk; b++)
+                for (int a = 0; a < qi; a++)
+                    ob->L[(ob->rowlev[e] * qi + a) + (c * qk + b) * ni] = B[a + b * qi];
+        }
+    for (int j = 0; j < k; j++)
+        sub_product(ob->L, ni, ni, evm__off(m, i, j), NULL, 0, qi, evm__off(m, k, j), &m->t[j],
+                    tk);
+    right_solve(tk, ob->L, ni, ni);
+}
+
+static void factor_xrows(evm_lmm *m, int k)
+{
+    evm__term *tk = &m->t[k];
+    const int q = tk->q, px = m->px;
+    for (int64_t c = 0; c < tk->nl; c++)
+        for (int b = 0; b < q; b++) {
+            double *out = tk->LX + (c * q + b) * px;
+            for (int r = 0; r < px; r++) out[r] = 0.0;
+            for (int a = b; a < q; a++) {
+                const double tab = tk->T[a + b * q];
+                const double *in = tk->AX + (c * q + a) * px;
+                for (int r = 0; r < px; r++) out[r] += in[r] * tab;
+            }
+        }
+    for (int j = 0; j < k; j++)
+        sub_product(tk->LX, px, px, NULL, m->t[j].LX, px, 0, evm__off(m, k, j), &m->t[j], tk);
+    right_solve(tk, tk->LX, px, px);
+}
+
+double evm__lmm_factor(evm_lmm *m, const double *theta)
+{
+    const int K = m->K, px = m->px, p = m->p;
+    const double n = (double)m->mf->n;
+    m->last_ok = 0;
+    set_T(m, theta);
+    double logdetL = 0.0;
+    for (int k = 0; k < K; k++) {
+        evm__term *tk = &m->t[k];
+        if (factor_diag(m, k)) return HUGE_VAL;
+        for (int i = k + 1; i < K; i++) factor_below(m, i, k);
+        factor_xrows(m, k);
+        const int q = tk->q;
+        if (tk->dense)
+            for (int64_t a = 0; a < tk->n; a++) logdetL += log(tk->L[a + a * tk->n]);
+        else
+            for (int64_t c = 0; c < tk->nl; c++)
+                for (int a = 0; a < q; a++) logdetL += log(tk->L[c * q * q + a + a * q]);
+    }
+    memcpy(m->LXX, m->AXX, sizeof(double) * px * px);
+    for (int k = 0; k < K; k++) evm__syrk_sub(px, m->t[k].n, m->t[k].LX, px, m->LXX, px);
+    if (evm__potrf(px, m->LXX, px)) return HUGE_VAL;
+    double logdetRX = 0.0;
+    for (int a = 0; a < p; a++) logdetRX += log(m->LXX[a + a * px]);
+    const double r = m->LXX[p + p * px];
+    m->logdetL = 2.0 * logdetL;
+    m->logdetRX = 2.0 * logdetRX;
+    m->pwrss = r * r;
+    const double dof = m->opts.reml ? n - p : n;
+    double obj = m->logdetL + dof * (1.0 + log(2.0 * M_PI * m->pwrss / dof)) - m->sumlogw;
+    if (m->opts.reml) obj += m->logdetRX;
+    if (!isfinite(obj)) return HUGE_VAL;
+    m->last_ok = 1;
+    return obj;
+}

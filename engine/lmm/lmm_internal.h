@@ -1,0 +1,88 @@
+/* lmm_internal.h — the linear mixed model as a set of cross-product blocks and their
+ * blocked Cholesky factor (Bates et al. 2015; the blocked evaluation of MixedModels.jl).
+ *
+ * Terms are sorted by decreasing number of levels (stable, as lme4).  Term k has nl
+ * levels and q columns; its block has n = nl*q rows, index level*q + column.  The
+ * symmetric matrix [ΛᵀZᵀWZΛ+I, ΛᵀZᵀWX̃; X̃ᵀWZΛ, X̃ᵀWX̃] with X̃ = [X y] is factored as
+ * L Lᵀ, blockwise:
+ *   diagonal of term k : BLOCKDIAG (nl blocks q×q) or DENSE (n×n)
+ *   below it, term i>k : NESTED (one q_i×q_k block per level of k: each level of k lies
+ *                        in one level of i), SPARSE (block CSC, only under the first
+ *                        term, which is block-diagonal) or DENSE (n_i × n_k)
+ *   X̃ rows             : dense (p+1) × n_k, and the dense (p+1)×(p+1) corner.
+ * The objective is read off the diagonal; nothing per evaluation touches the n rows. */
+#ifndef EVM_LMM_INTERNAL_H
+#define EVM_LMM_INTERNAL_H
+
+#include "evalmix/evalmix.h"
+#include "formula/modelframe.h"
+
+enum { EVM__BLK_NESTED = 1, EVM__BLK_SPARSE = 2, EVM__BLK_DENSE = 3 };
+
+typedef struct {
+    int src;          /* index of the term in the model frame's re[] */
+    int q;
+    int64_t nl, n;    /* levels, n = nl*q */
+    int theta_off;    /* first θ of this term; q(q+1)/2 of them, column-wise lower */
+    double *T;        /* q×q relative covariance factor at the current θ */
+    double *A;        /* nl blocks q×q: ZₖᵀWZₖ per level */
+    int dense;        /* diagonal block of L dense? */
+    double *L;        /* BLOCKDIAG: nl blocks q×q; DENSE: n×n */
+    double *AX, *LX;  /* (p+1) × n: X̃ᵀWZₖ, and its L block */
+} evm__term;
+
+/* Block (i,k), i > k.  The cross-product ZᵢᵀWZₖ is stored as a block CSC over the
+ * levels of k: entries colptr[c]..colptr[c+1]-1 of level c have a row level rowlev[e]
+ * of term i and a q_i×q_k block A + e*q_i*q_k. */
+typedef struct {
+    int type;
+    int64_t *colptr;  /* [nl_k + 1] */
+    int64_t *rowlev;  /* [nnz] */
+    double *A;        /* [nnz] blocks */
+    double *L;        /* NESTED/SPARSE: [nnz] blocks (same pattern); DENSE: n_i × n_k */
+} evm__offblk;
+
+struct evm_lmm_s {
+    evm__modelframe *mf;
+    evm_lmm_opts opts;
+    char *weights;            /* copy of opts.weights */
+    int K;
+    evm__term *t;
+    evm__offblk *off;         /* off[i*K + k], i > k */
+    int p, px;                /* px = p + 1 (the response is the last column of X̃) */
+    double *AXX, *LXX;        /* px × px */
+    double sumlogw;           /* Σ log wᵢ */
+    int ntheta;
+    double *theta, *lower;
+    /* state of the last evaluation */
+    double logdetL, logdetRX, pwrss;
+    int last_ok;
+    /* fit results */
+    int fitted, converged, nevals, opt_status, singular;
+    double objective, sigma;
+    double *beta;             /* [p] */
+    double *vcov;             /* p × p */
+    double **b;               /* per term: nl × q conditional modes (level-major) */
+    double **condvar;         /* per term: nl blocks q×q of Var(b|y) */
+    double resid_q[5];
+    double *cw_gram;          /* workspace */
+};
+
+/* structure.c: cross-product blocks from the model frame and the fill analysis. */
+int evm__lmm_build(evm_lmm *m, evm_ctx *c);
+void evm__lmm_free_blocks(evm_lmm *m);
+/* factor.c: set θ, factor, and return the objective (HUGE_VAL if not finite). */
+double evm__lmm_factor(evm_lmm *m, const double *theta);
+/* postfit.c: β, σ, vcov, modes, conditional variances, residual quantiles. */
+int evm__lmm_postfit(evm_lmm *m, evm_ctx *c);
+
+/* fit.c: the optimiser's return code as NLopt names it. */
+const char *evm__lmm_opt_message(const evm_lmm *m);
+
+/* helpers shared by factor.c and postfit.c */
+static inline evm__offblk *evm__off(const evm_lmm *m, int i, int k)
+{
+    return &m->off[(int64_t)i * m->K + k];
+}
+
+#endif

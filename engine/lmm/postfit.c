@@ -1,0 +1,375 @@
+/* postfit.c — quantities computed once, after convergence: β, σ, Var(β), the
+ * conditional modes b = Λu and the conditional variances σ²Λ(LLᵀ)⁻¹Λᵀ (diagonal blocks,
+ * as lme4's ranef(condVar = TRUE)), and the scaled residuals' quantiles. */
+#include "lmm_internal.h"
+
+#include "internal.h"
+#include "linalg/linalg.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Work budget for a batch of columns of L⁻¹ in the dense path (doubles). */
+#define EVM__CONDVAR_BATCH_DOUBLES ((int64_t)8 * 1024 * 1024)
+
+static int fixed_effects(evm_lmm *m)
+{
+    const int p = m->p, px = m->px;
+    const double n = (double)m->mf->n;
+    m->sigma = sqrt(m->pwrss / (m->opts.reml ? n - p : n));
+    if (p == 0) return EVM_OK;
+    for (int a = 0; a < p; a++) m->beta[a] = m->LXX[p + a * px];
+    evm__trsm_left_lt(p, 1, m->LXX, px, m->beta, p);
+    double *R = m->vcov;
+    for (int b = 0; b < p; b++)
+        for (int a = 0; a < p; a++) R[a + b * p] = a >= b ? m->LXX[a + b * px] : 0.0;
+    if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', p, R, p) != 0) return EVM_ERR_NUMERIC;
+    const double s2 = m->sigma * m->sigma;
+    for (int b = 0; b < p; b++)
+        for (int a = b; a < p; a++) {
+            R[a + b * p] *= s2;
+            R[b + a * p] = R[a + b * p];
+        }
+    return EVM_OK;
+}
+
+/* v_k -= L_ikᵀ u_i */
+static void sub_transpose_times(const evm__offblk *ob, const evm__term *ti, const evm__term *tk,
+                                const double *ui, double *vk)
+{
+    const int qi = ti->q, qk = tk->q;
+    if (ob->type == EVM__BLK_DENSE) {
+        for (int64_t col = 0; col < tk->n; col++) {
+            double s = 0.0;
+            const double *lc = ob->L + col * ti->n;
+            for (int64_t r = 0; r < ti->n; r++) s += lc[r] * ui[r];
+            vk[col] -= s;
+        }
+        return;
+    }
+    for (int64_t c = 0; c < tk->nl; c++)
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+            const double *B = ob->L + e * qi * qk, *u = ui + ob->rowlev[e] * qi;
+            for (int b = 0; b < qk; b++) {
+                double s = 0.0;
+                for (int a = 0; a < qi; a++) s += B[a + b * qi] * u[a];
+                vk[c * qk + b] -= s;
+            }
+        }
+}
+
+static int conditional_modes(evm_lmm *m, double **u)
+{
+    const int K = m->K, p = m->p, px = m->px;
+    for (int k = K - 1; k >= 0; k--) {
+        const evm__term *tk = &m->t[k];
+        double *v = u[k];
+        for (int64_t col = 0; col < tk->n; col++) {
+            const double *lx = tk->LX + col * px;
+            double s = lx[p];
+            for (int a = 0; a < p; a++) s -= lx[a] * m->beta[a];
+            v[col] = s;
+        }
+        for (int i = k + 1; i < K; i++) sub_transpose_times(evm__off(m, i, k), &m->t[i], tk, u[i], v);
+        if (tk->dense) evm__trsm_left_lt(tk->n, 1, tk->L, tk->n, v, tk->n);
+        else
+            for (int64_t c = 0; c < tk->nl; c++)
+                evm__solve_lt_small(tk->q, tk->L + c * tk->q * tk->q, v + c * tk->q);
+    }
+    for (int k = 0; k < K; k++) {
+        const evm__term *tk = &m->t[k];
+        const int q = tk->q;
+        for (int64_t c = 0; c < tk->nl; c++)
+            for (int a = 0; a < q; a++) {
+                double s = 0.0;
+                for (int b = 0; b <= a; b++) s += tk->T[a + b * q] * u[k][c * q + b];
+                m->b[k][c * q + a] = s;
+            }
+    }
+    return EVM_OK;
+}
+
+/* Var(b_c | y) = σ² T G Tᵀ for the q×q Gram block G of L⁻¹'s columns of level c. */
+static void store_condvar(evm_lmm *m, int k, int64_t c, const double *G)
+{
+    const evm__term *tk = &m->t[k];
+    const int q = tk->q;
+    const double s2 = m->sigma * m->sigma;
+    double *V = m->condvar[k] + c * q * q;
+    /* V = T G Tᵀ */
+    for (int a = 0; a < q; a++)
+        for (int b = 0; b < q; b++) {
+            double s = 0.0;
+            for (int r = 0; r <= a; r++)
+                for (int t = 0; t <= b; t++) s += tk->T[a + r * q] * G[r + t * q] * tk->T[b + t * q];
+            V[a + b * q] = s2 * s;
+        }
+}
+
+/* Nested path: every block below term k is block-diagonal or nested, so the column of L⁻¹
+ * for a level of k has one nonzero q×q block per later term (its ancestor level). */
+static int chain_is_nested(const evm_lmm *m, int k)
+{
+    if (m->K - k > 8) return 0;   /* fixed-size workspace in condvar_nested */
+    for (int i = k; i < m->K; i++) {
+        if (m->t[i].dense) return 0;
+        for (int j = k; j < i; j++)
+            if (evm__off(m, i, j)->type != EVM__BLK_NESTED) return 0;
+    }
+    return 1;
+}
+
+static void condvar_nested(evm_lmm *m, int k)
+{
+    const evm__term *tk = &m->t[k];
+    const int qk = tk->q, K = m->K;
+    double X[8][64], G[64];
+    int64_t lev[8];
+    for (int64_t c = 0; c < tk->nl; c++) {
+        /* X_k = L_kk[c]⁻¹ */
+        memset(X[k], 0, sizeof X[k]);
+        for (int a = 0; a < qk; a++) {
+            X[k][a + a * qk] = 1.0;
+            evm__solve_ln_small(qk, tk->L + c * qk * qk, X[k] + a * qk);
+        }
+        lev[k] = c;
+        for (int i = k + 1; i < K; i++) {
+            const evm__term *ti = &m->t[i];
+            const int qi = ti->q;
+            lev[i] = evm__off(m, i, i - 1)->rowlev[lev[i - 1]];
+            memset(X[i], 0, sizeof X[i]);
+            for (int j = k; j < i; j++) {
+                const double *B = evm__off(m, i, j)->L + lev[j] * qi * m->t[j].q;
+                const int qj = m->t[j].q;
+                for (int b = 0; b < qk; b++)
+                    for (int a = 0; a < qi; a++) {
+                        double s = 0.0;
+                        for (int l = 0; l < qj; l++) s += B[a + l * qi] * X[j][l + b * qj];
+                        X[i][a + b * qi] -= s;
+                    }
+            }
+            for (int b = 0; b < qk; b++)
+                evm__solve_ln_small(qi, ti->L + lev[i] * qi * qi, X[i] + b * qi);
+        }
+        memset(G, 0, sizeof G);
+        for (int i = k; i < K; i++) {
+            const int qi = m->t[i].q;
+            for (int b = 0; b < qk; b++)
+                for (int a = 0; a < qk; a++) {
+                    double s = 0.0;
+                    for (int r = 0; r < qi; r++) s += X[i][r + a * qi] * X[i][r + b * qi];
+                    G[a + b * qk] += s;
+                }
+        }
+        store_condvar(m, k, c, G);
+    }
+}
+
+/* X_i (n_i × mcols) -= L_ij X_j for any block type of L_ij. */
+static void sub_block_times(const evm__offblk *ob, const evm__term *ti, const evm__term *tj,
+                            const double *Xj, double *Xi, int64_t mcols)
+{
+    const int qi = ti->q, qj = tj->q;
+    if (ob->type == EVM__BLK_DENSE) {
+        for (int64_t col = 0; col < mcols; col++)
+            for (int64_t l = 0; l < tj->n; l++) {
+                const double x = Xj[l + col * tj->n];
+                if (x == 0.0) continue;
+                const double *lc = ob->L + l * ti->n;
+                double *out = Xi + col * ti->n;
+                for (int64_t r = 0; r < ti->n; r++) out[r] -= lc[r] * x;
+            }
+        return;
+    }
+    for (int64_t c = 0; c < tj->nl; c++)
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+            const double *B = ob->L + e * qi * qj;
+            const int64_t r0 = ob->rowlev[e] * qi;
+            for (int64_t col = 0; col < mcols; col++) {
+                const double *x = Xj + c * qj + col * tj->n;
+                double *out = Xi + r0 + col * ti->n;
+                for (int l = 0; l < qj; l++) {
+                    if (x[l] == 0.0) continue;
+                    for (int a = 0; a < qi; a++) out[a] -= B[a + l * qi] * x[l];
+                }
+            }
+        }
+}
+
+static void left_solve(const evm__term *t, double *X, int64_t mcols)
+{
+    if (t->dense) {
+        evm__trsm_left_ln(t->n, mcols, t->L, t->n, X, t->n);
+        return;
+    }
+    for (int64_t col = 0; col < mcols; col++)
+        for (int64_t c = 0; c < t->nl; c++)
+            evm__solve_ln_small(t->q, t->L + c * t->q * t->q, X + c * t->q + col * t->n);
+}
+
+/* Dense path (crossed designs): columns of L⁻¹ in batches, as dense panels. */
+static int condvar_dense(evm_lmm *m, int k)
+{
+    const evm__term *tk = &m->t[k];
+    const int qk = tk->q, K = m->K;
+    int64_t rows = 0;
+    for (int i = k; i < K; i++) rows += m->t[i].n;
+    int64_t batch = EVM__CONDVAR_BATCH_DOUBLES / (rows * qk);
+    if (batch < 1) batch = 1;
+    if (batch > tk->nl) batch = tk->nl;
+    double **X = evm__calloc((size_t)K, sizeof *X);
+    if (!X) return EVM_ERR_NOMEM;
+    int status = EVM_ERR_NOMEM;
+    for (int i = k; i < K; i++)
+        if (!(X[i] = evm__malloc((size_t)(m->t[i].n * batch * qk), sizeof(double)))) goto cleanup;
+    for (int64_t c0 = 0; c0 < tk->nl; c0 += batch) {
+        const int64_t nb = tk->nl - c0 < batch ? tk->nl - c0 : batch, mcols = nb * qk;
+        memset(X[k], 0, sizeof(double) * tk->n * mcols);
+        for (int64_t l = 0; l < nb; l++)
+            for (int a = 0; a < qk; a++) X[k][(c0 + l) * qk + a + (l * qk + a) * tk->n] = 1.0;
+        left_solve(tk, X[k], mcols);
+        for (int i = k + 1; i < K; i++) {
+            memset(X[i], 0, sizeof(double) * m->t[i].n * mcols);
+            for (int j = k; j < i; j++) sub_block_times(evm__off(m, i, j), &m->t[i], &m->t[j], X[j], X[i], mcols);
+            left_solve(&m->t[i], X[i], mcols);
+        }
+        for (int64_t l = 0; l < nb; l++) {
+            double G[64] = {0};
+            for (int i = k; i < K; i++) {
+                const int64_t ni = m->t[i].n;
+                for (int b = 0; b < qk; b++)
+                    for (int a = 0; a < qk; a++) {
+                        const double *xa = X[i] + (l * qk + a) * ni, *xb = X[i] + (l * qk + b) * ni;
+                        double s = 0.0;
+                        for (int64_t r = 0; r < ni; r++) s += xa[r] * xb[r];
+                        G[a + b * qk] += s;
+                    }
+            }
+            store_condvar(m, k, c0 + l, G);
+        }
+    }
+    status = EVM_OK;
+cleanup:
+    for (int i = k; i < K; i++) free(X[i]);
+    free(X);
+    return status;
+}
+
+/* R's quantile(type = 7) of the values at probabilities 0, .25, .5, .75, 1. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double select_kth(double *a, int64_t n, int64_t kth)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        const double pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j], a[j] = t;
+                i++, j--;
+            }
+        }
+        if (kth <= j) hi = j;
+        else if (kth >= i) lo = i;
+        else break;
+    }
+    return a[kth];
+}
+
+static int residual_quantiles(evm_lmm *m)
+{
+    const evm__modelframe *mf = m->mf;
+    const int64_t n = mf->n;
+    double *r = evm__malloc((size_t)n, sizeof *r);
+    if (!r) return EVM_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) r[i] = mf->y[i];
+    for (int a = 0; a < m->p; a++) {
+        const double ba = m->beta[a], *x = mf->X + (int64_t)a * n;
+        for (int64_t i = 0; i < n; i++) r[i] -= x[i] * ba;
+    }
+    for (int k = 0; k < m->K; k++) {
+        const evm__reterm *re = &mf->re[m->t[k].src];
+        const int q = re->q;
+        for (int a = 0; a < q; a++) {
+            const double *z = re->Z + (int64_t)a * n, *bk = m->b[k] + a;
+            for (int64_t i = 0; i < n; i++) r[i] -= z[i] * bk[(int64_t)re->codes[i] * q];
+        }
+    }
+    for (int64_t i = 0; i < n; i++) r[i] *= (mf->w ? sqrt(mf->w[i]) : 1.0) / m->sigma;
+    const double probs[5] = {0.0, 0.25, 0.5, 0.75, 1.0};
+    if (n < 2) {
+        for (int j = 0; j < 5; j++) m->resid_q[j] = n ? r[0] : NAN;
+        free(r);
+        return EVM_OK;
+    }
+    if (n <= 100000) qsort(r, (size_t)n, sizeof *r, cmp_double);
+    for (int j = 0; j < 5; j++) {
+        const double h = (double)(n - 1) * probs[j];
+        const int64_t lo = (int64_t)floor(h);
+        const double frac = h - (double)lo;
+        double xlo, xhi;
+        if (n <= 100000) {
+            xlo = r[lo];
+            xhi = lo + 1 < n ? r[lo + 1] : xlo;
+        } else {
+            xlo = select_kth(r, n, lo);
+            xhi = xlo;
+            if (lo + 1 < n) {   /* the next order statistic: the minimum above position lo */
+                xhi = HUGE_VAL;
+                for (int64_t i = lo + 1; i < n; i++) xhi = r[i] < xhi ? r[i] : xhi;
+            }
+        }
+        m->resid_q[j] = xlo + frac * (xhi - xlo);
+    }
+    free(r);
+    return EVM_OK;
+}
+
+int evm__lmm_postfit(evm_lmm *m, evm_ctx *c)
+{
+    const int K = m->K;
+    int status = EVM_ERR_NOMEM;
+    double **u = evm__calloc((size_t)(K ? K : 1), sizeof *u);
+    if (!u) goto cleanup;
+    free(m->beta);
+    free(m->vcov);
+    m->beta = evm__calloc((size_t)(m->p ? m->p : 1), sizeof(double));
+    m->vcov = evm__calloc((size_t)(m->p ? m->p * m->p : 1), sizeof(double));
+    if (!m->b) m->b = evm__calloc((size_t)(K ? K : 1), sizeof *m->b);
+    if (!m->condvar) m->condvar = evm__calloc((size_t)(K ? K : 1), sizeof *m->condvar);
+    if (!m->beta || !m->vcov || !m->b || !m->condvar) goto cleanup;
+    for (int k = 0; k < K; k++) {
+        const evm__term *t = &m->t[k];
+        u[k] = evm__malloc((size_t)t->n, sizeof(double));
+        if (!m->b[k]) m->b[k] = evm__malloc((size_t)t->n, sizeof(double));
+        if (!m->condvar[k]) m->condvar[k] = evm__malloc((size_t)(t->nl * t->q * t->q), sizeof(double));
+        if (!u[k] || !m->b[k] || !m->condvar[k]) goto cleanup;
+    }
+    if (fixed_effects(m)) {
+        status = evm__fail(c, EVM_ERR_NUMERIC, "fixed-effects covariance matrix is singular");
+        goto cleanup;
+    }
+    conditional_modes(m, u);
+    for (int k = 0; k < K; k++) {
+        if (chain_is_nested(m, k)) condvar_nested(m, k);
+        else if (condvar_dense(m, k)) goto cleanup;
+    }
+    if (residual_quantiles(m)) goto cleanup;
+    status = EVM_OK;
+cleanup:
+    if (u)
+        for (int k = 0; k < K; k++) free(u[k]);
+    free(u);
+    if (status == EVM_ERR_NOMEM) evm__fail(c, status, "out of memory after the fit");
+    return status;
+}

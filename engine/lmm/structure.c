@@ -1,0 +1,315 @@
+/* structure.c — the one pass over the data: cross-product blocks of [Z X y]ᵀW[Z X y],
+ * blocked by random-effects term, and the symbolic analysis that decides which blocks
+ * of the Cholesky factor stay block-diagonal / nested and which fill in (dense). */
+#include "lmm_internal.h"
+
+#include "internal.h"
+#include "linalg/linalg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Dense blocks beyond this many doubles (~2 GB) would not fit the machines evalmix
+ * targets; such crossed designs are refused with a message, not attempted. */
+#define EVM__DENSE_MAX ((int64_t)256 * 1024 * 1024)
+#define EVM__ROW_CHUNK 4096
+
+static int cmp_levels_desc(const void *a, const void *b, void *ctx)
+{
+    const evm__modelframe *mf = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    int64_t la = mf->re[ia].nlevels, lb = mf->re[ib].nlevels;
+    if (la != lb) return la > lb ? -1 : 1;
+    return ia < ib ? -1 : (ia > ib);  /* stable: formula order among ties */
+}
+
+/* Stable insertion sort (K is small): terms by decreasing number of levels, as lme4. */
+static void sort_terms(const evm__modelframe *mf, int *order)
+{
+    for (int i = 0; i < mf->nre; i++) order[i] = i;
+    for (int i = 1; i < mf->nre; i++)
+        for (int j = i; j > 0 && cmp_levels_desc(&order[j - 1], &order[j], (void *)mf) > 0; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+}
+
+static double wt(const evm__modelframe *mf, int64_t r) { return mf->w ? mf->w[r] : 1.0; }
+
+/* ZₖᵀWZₖ (per level) and X̃ᵀWZₖ. */
+static void accumulate_term(const evm__modelframe *mf, const evm__reterm *re, evm__term *t,
+                            int px)
+{
+    const int64_t n = mf->n;
+    const int q = t->q, p = px - 1;
+    for (int64_t r = 0; r < n; r++) {
+        const int64_t lev = re->codes[r];
+        const double w = wt(mf, r);
+        double *A = t->A + lev * q * q;
+        for (int b = 0; b < q; b++) {
+            const double zb = w * re->Z[r + (int64_t)b * n];
+            for (int a = 0; a < q; a++) A[a + b * q] += re->Z[r + (int64_t)a * n] * zb;
+            double *ax = t->AX + (lev * q + b) * px;
+            for (int j = 0; j < p; j++) ax[j] += mf->X[r + (int64_t)j * n] * zb;
+            ax[p] += mf->y[r] * zb;
+        }
+    }
+}
+
+/* X̃ᵀWX̃ by row chunks of √w-scaled rows (BLAS single-threaded: fixed summation order). */
+static int accumulate_xx(const evm__modelframe *mf, double *AXX, int px)
+{
+    const int64_t n = mf->n;
+    const int p = px - 1;
+    double *buf = evm__malloc((size_t)EVM__ROW_CHUNK * px, sizeof *buf);
+    if (!buf) return EVM_ERR_NOMEM;
+    for (int64_t r0 = 0; r0 < n; r0 += EVM__ROW_CHUNK) {
+        const int64_t m = n - r0 < EVM__ROW_CHUNK ? n - r0 : EVM__ROW_CHUNK;
+        for (int64_t i = 0; i < m; i++) {
+            const double sw = mf->w ? sqrt(mf->w[r0 + i]) : 1.0;
+            for (int j = 0; j < p; j++) buf[i + j * m] = sw * mf->X[r0 + i + (int64_t)j * n];
+            buf[i + (int64_t)p * m] = sw * mf->y[r0 + i];
+        }
+        /* rows of buf are observations: AXX += bufᵀ buf, i.e. syrk on the transpose */
+        for (int a = 0; a < px; a++)
+            for (int b = 0; b <= a; b++) {
+                double s = 0.0;
+                const double *ca = buf + (int64_t)a * m, *cb = buf + (int64_t)b * m;
+                for (int64_t i = 0; i < m; i++) s += ca[i] * cb[i];
+                AXX[a + b * px] += s;
+            }
+    }
+    free(buf);
+    for (int a = 0; a < px; a++)
+        for (int b = a + 1; b < px; b++) AXX[a + b * px] = AXX[b + a * px];
+    return EVM_OK;
+}
+
+/* ZᵢᵀWZₖ as a block CSC over the levels of k (i > k).  Rows are visited level by level in
+ * row order (counting sort), so every sum has a fixed order. */
+static int build_cross(const evm__modelframe *mf, const evm__reterm *ri, const evm__term *ti,
+                       const evm__reterm *rk, const evm__term *tk, evm__offblk *ob)
+{
+    const int64_t n = mf->n, nlk = tk->nl, nli = ti->nl;
+    const int qi = ti->q, qk = tk->q, qq = qi * qk;
+    int status = EVM_ERR_NOMEM;
+    int64_t *start = evm__calloc((size_t)nlk + 1, sizeof *start);
+    int64_t *perm = evm__malloc((size_t)n, sizeof *perm);
+    int64_t *mark = evm__malloc((size_t)nli, sizeof *mark);
+    ob->colptr = evm__calloc((size_t)nlk + 1, sizeof *ob->colptr);
+    if (!start || !perm || !mark || !ob->colptr) goto cleanup;
+    for (int64_t r = 0; r < n; r++) start[rk->codes[r] + 1]++;
+    for (int64_t c = 0; c < nlk; c++) start[c + 1] += start[c];
+    for (int64_t r = 0; r < n; r++) perm[start[rk->codes[r]]++] = r;
+    for (int64_t c = nlk; c > 0; c--) start[c] = start[c - 1];
+    start[0] = 0;
+    /* pass 1: distinct row levels per column */
+    for (int64_t l = 0; l < nli; l++) mark[l] = -1;
+    for (int64_t c = 0; c < nlk; c++) {
+        int64_t cnt = 0;
+        for (int64_t s = start[c]; s < start[c + 1]; s++) {
+            int64_t l = ri->codes[perm[s]];
+            if (mark[l] != c) mark[l] = c, cnt++;
+        }
+        ob->colptr[c + 1] = ob->colptr[c] + cnt;
+    }
+    const int64_t nnz = ob->colptr[nlk];
+    ob->rowlev = evm__malloc((size_t)nnz, sizeof *ob->rowlev);
+    ob->A = evm__calloc((size_t)nnz * qq, sizeof *ob->A);
+    if (!ob->rowlev || !ob->A) goto cleanup;
+    /* pass 2: fill; mark[l] now holds the entry index of row level l in column c */
+    for (int64_t l = 0; l < nli; l++) mark[l] = -1;
+    for (int64_t c = 0; c < nlk; c++) {
+        int64_t e = ob->colptr[c];
+        const int64_t e0 = e;
+        for (int64_t s = start[c]; s < start[c + 1]; s++) {
+            const int64_t r = perm[s], l = ri->codes[r];
+            if (mark[l] < e0) mark[l] = e, ob->rowlev[e++] = l;
+            double *B = ob->A + mark[l] * qq;
+            const double w = wt(mf, r);
+            for (int b = 0; b < qk; b++) {
+                const double zb = w * rk->Z[r + (int64_t)b * n];
+                for (int a = 0; a < qi; a++) B[a + b * qi] += ri->Z[r + (int64_t)a * n] * zb;
+            }
+        }
+    }
+    status = EVM_OK;
+cleanup:
+    free(start);
+    free(perm);
+    free(mark);
+    return status;
+}
+
+static int is_nested_pattern(const evm__offblk *ob, int64_t nlk)
+{
+    for (int64_t c = 0; c < nlk; c++)
+        if (ob->colptr[c + 1] - ob->colptr[c] != 1) return 0;
+    return 1;
+}
+
+/* Can block (i,k) keep the nested pattern of ZᵢᵀZₖ?  Needs term k block-diagonal, every
+ * level of k inside one level of i, and the fill from each earlier j to land on it. */
+static int stays_nested(const evm_lmm *m, int i, int k)
+{
+    const evm__offblk *ik = evm__off(m, i, k);
+    if (m->t[k].dense || !is_nested_pattern(ik, m->t[k].nl)) return 0;
+    for (int j = 0; j < k; j++) {
+        const evm__offblk *ij = evm__off(m, i, j), *kj = evm__off(m, k, j);
+        if (ij->type != EVM__BLK_NESTED || kj->type != EVM__BLK_NESTED) return 0;
+        for (int64_t c = 0; c < m->t[j].nl; c++) {
+            const int64_t li = ij->rowlev[c], lk = kj->rowlev[c];
+            if (ik->rowlev[lk] != li) return 0;
+        }
+    }
+    return 1;
+}
+
+static int64_t checked_mul(int64_t a, int64_t b)
+{
+    return (a > 0 && b > EVM__DENSE_MAX / a) ? -1 : a * b;
+}
+
+static int analyse_and_allocate(evm_lmm *m, evm_ctx *c)
+{
+    const int K = m->K;
+    for (int k = 0; k < K; k++) {
+        evm__term *tk = &m->t[k];
+        tk->dense = 0;
+        for (int j = 0; j < k; j++)
+            if (evm__off(m, k, j)->type != EVM__BLK_NESTED) tk->dense = 1;
+        int64_t sz = tk->dense ? checked_mul(tk->n, tk->n) : tk->nl * tk->q * tk->q;
+        if (sz < 0)
+            return evm__fail(c, EVM_ERR_MODEL,
+                             "random-effects term for '%s' is crossed with an earlier term and "
+                             "has %lld columns: its dense block would be too large",
+                             m->mf->re[tk->src].group, (long long)tk->n);
+        tk->L = evm__calloc((size_t)sz, sizeof(double));
+        tk->LX = evm__calloc((size_t)tk->n * m->px, sizeof(double));
+        if (!tk->L || !tk->LX) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+        for (int i = k + 1; i < K; i++) {
+            evm__offblk *ob = evm__off(m, i, k);
+            const evm__term *ti = &m->t[i];
+            if (stays_nested(m, i, k)) ob->type = EVM__BLK_NESTED;
+            else if (k == 0) ob->type = EVM__BLK_SPARSE;
+            else ob->type = EVM__BLK_DENSE;
+            int64_t lsz = ob->type == EVM__BLK_DENSE ? checked_mul(ti->n, tk->n)
+                                                     : ob->colptr[tk->nl] * ti->q * tk->q;
+            if (lsz < 0)
+                return evm__fail(c, EVM_ERR_MODEL,
+                                 "random-effects terms for '%s' and '%s' are crossed and too "
+                                 "large for a dense block (%lld x %lld)",
+                                 m->mf->re[ti->src].group, m->mf->re[tk->src].group,
+                                 (long long)ti->n, (long long)tk->n);
+            ob->L = evm__calloc((size_t)lsz, sizeof(double));
+            if (!ob->L) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+        }
+    }
+    return EVM_OK;
+}
+
+static int setup_theta(evm_lmm *m)
+{
+    int nt = 0;
+    for (int k = 0; k < m->K; k++) {
+        m->t[k].theta_off = nt;
+        nt += m->t[k].q * (m->t[k].q + 1) / 2;
+    }
+    m->ntheta = nt;
+    m->theta = evm__malloc((size_t)nt, sizeof(double));
+    m->lower = evm__malloc((size_t)nt, sizeof(double));
+    if (!m->theta || !m->lower) return EVM_ERR_NOMEM;
+    for (int k = 0; k < m->K; k++) {
+        int o = m->t[k].theta_off, q = m->t[k].q;
+        for (int j = 0; j < q; j++)
+            for (int i = j; i < q; i++, o++) {
+                m->theta[o] = i == j ? 1.0 : 0.0;   /* lme4's starting values */
+                m->lower[o] = i == j ? 0.0 : -HUGE_VAL;
+            }
+    }
+    return EVM_OK;
+}
+
+int evm__lmm_build(evm_lmm *m, evm_ctx *c)
+{
+    const evm__modelframe *mf = m->mf;
+    const int K = mf->nre;
+    m->K = K;
+    m->p = mf->p;
+    m->px = mf->p + 1;
+    int *order = evm__malloc((size_t)(K ? K : 1), sizeof *order);
+    m->t = evm__calloc((size_t)(K ? K : 1), sizeof *m->t);
+    m->off = evm__calloc((size_t)K * K + 1, sizeof *m->off);
+    m->AXX = evm__calloc((size_t)m->px * m->px, sizeof(double));
+    m->LXX = evm__calloc((size_t)m->px * m->px, sizeof(double));
+    if (!order || !m->t || !m->off || !m->AXX || !m->LXX) goto nomem;
+    sort_terms(mf, order);
+    for (int k = 0; k < K; k++) {
+        evm__term *t = &m->t[k];
+        const evm__reterm *re = &mf->re[order[k]];
+        t->src = order[k];
+        if (re->q > 8) {
+            free(order);
+            return evm__fail(c, EVM_ERR_MODEL,
+                             "random-effects term for '%s' has %d columns; at most 8 are "
+                             "supported", re->group, re->q);
+        }
+        t->q = re->q;
+        t->nl = re->nlevels;
+        t->n = t->nl * t->q;
+        t->T = evm__calloc((size_t)t->q * t->q, sizeof(double));
+        t->A = evm__calloc((size_t)t->nl * t->q * t->q, sizeof(double));
+        t->AX = evm__calloc((size_t)t->n * m->px, sizeof(double));
+        if (!t->T || !t->A || !t->AX) goto nomem;
+        accumulate_term(mf, re, t, m->px);
+    }
+    for (int k = 0; k < K; k++)
+        for (int i = k + 1; i < K; i++)
+            if (build_cross(mf, &mf->re[order[i]], &m->t[i], &mf->re[order[k]], &m->t[k],
+                            evm__off(m, i, k)))
+                goto nomem;
+    if (accumulate_xx(mf, m->AXX, m->px)) goto nomem;
+    m->sumlogw = 0.0;
+    if (mf->w)
+        for (int64_t r = 0; r < mf->n; r++) m->sumlogw += log(mf->w[r]);
+    free(order);
+    order = NULL;
+    int st = analyse_and_allocate(m, c);
+    if (st) return st;
+    if (setup_theta(m)) goto nomem;
+    return EVM_OK;
+nomem:
+    free(order);
+    return evm__fail(c, EVM_ERR_NOMEM, "out of memory while building the model");
+}
+
+void evm__lmm_free_blocks(evm_lmm *m)
+{
+    if (m->t)
+        for (int k = 0; k < m->K; k++) {
+            evm__term *t = &m->t[k];
+            free(t->T);
+            free(t->A);
+            free(t->L);
+            free(t->AX);
+            free(t->LX);
+        }
+    if (m->off)
+        for (int64_t i = 0; i < (int64_t)m->K * m->K; i++) {
+            free(m->off[i].colptr);
+            free(m->off[i].rowlev);
+            free(m->off[i].A);
+            free(m->off[i].L);
+        }
+    free(m->t);
+    free(m->off);
+    free(m->AXX);
+    free(m->LXX);
+    free(m->theta);
+    free(m->lower);
+    m->t = NULL;
+    m->off = NULL;
+    m->AXX = m->LXX = m->theta = m->lower = NULL;
+}
