@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "linalg/linalg.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,21 +59,20 @@ static void accumulate_term(const evm__modelframe *mf, const evm__reterm *re, ev
     }
 }
 
-/* X̃ᵀWX̃ by row chunks of √w-scaled rows (BLAS single-threaded: fixed summation order). */
-static int accumulate_xx(const evm__modelframe *mf, double *AXX, int px)
+/* X̃ᵀWX̃ over rows [r0, r1) into a partial (lower triangle), by chunks of √w-scaled rows. */
+static int accumulate_xx(const evm__modelframe *mf, int64_t r0, int64_t r1, double *AXX, int px)
 {
     const int64_t n = mf->n;
     const int p = px - 1;
     double *buf = evm__malloc((size_t)EVM__ROW_CHUNK * px, sizeof *buf);
     if (!buf) return EVM_ERR_NOMEM;
-    for (int64_t r0 = 0; r0 < n; r0 += EVM__ROW_CHUNK) {
-        const int64_t m = n - r0 < EVM__ROW_CHUNK ? n - r0 : EVM__ROW_CHUNK;
+    for (int64_t c0 = r0; c0 < r1; c0 += EVM__ROW_CHUNK) {
+        const int64_t m = r1 - c0 < EVM__ROW_CHUNK ? r1 - c0 : EVM__ROW_CHUNK;
         for (int64_t i = 0; i < m; i++) {
-            const double sw = mf->w ? sqrt(mf->w[r0 + i]) : 1.0;
-            for (int j = 0; j < p; j++) buf[i + j * m] = sw * mf->X[r0 + i + (int64_t)j * n];
-            buf[i + (int64_t)p * m] = sw * mf->y[r0 + i];
+            const double sw = mf->w ? sqrt(mf->w[c0 + i]) : 1.0;
+            for (int j = 0; j < p; j++) buf[i + j * m] = sw * mf->X[c0 + i + (int64_t)j * n];
+            buf[i + (int64_t)p * m] = sw * mf->y[c0 + i];
         }
-        /* rows of buf are observations: AXX += bufᵀ buf, i.e. syrk on the transpose */
         for (int a = 0; a < px; a++)
             for (int b = 0; b <= a; b++) {
                 double s = 0.0;
@@ -82,8 +82,6 @@ static int accumulate_xx(const evm__modelframe *mf, double *AXX, int px)
             }
     }
     free(buf);
-    for (int a = 0; a < px; a++)
-        for (int b = a + 1; b < px; b++) AXX[a + b * px] = AXX[b + a * px];
     return EVM_OK;
 }
 
@@ -232,6 +230,69 @@ static int setup_theta(evm_lmm *m)
     return EVM_OK;
 }
 
+/* The data pass as independent tasks (one per term, one per pair of terms, and a fixed
+ * number of row slices of X̃ᵀWX̃ summed afterwards in slice order): the result does not
+ * depend on the number of threads. */
+#define EVM__XX_SLICES 8
+
+typedef struct {
+    evm_lmm *m;
+    const int *order;
+    int npairs;
+    int (*pairs)[2];
+    double *xx;   /* EVM__XX_SLICES partial px×px matrices */
+    int *status;
+} pass_job;
+
+static void pass_task(void *arg, int task)
+{
+    pass_job *j = arg;
+    evm_lmm *m = j->m;
+    const evm__modelframe *mf = m->mf;
+    const int K = m->K;
+    int st = EVM_OK;
+    if (task < K) {
+        accumulate_term(mf, &mf->re[j->order[task]], &m->t[task], m->px);
+    } else if (task < K + j->npairs) {
+        const int i = j->pairs[task - K][0], k = j->pairs[task - K][1];
+        st = build_cross(mf, &mf->re[j->order[i]], &m->t[i], &mf->re[j->order[k]], &m->t[k],
+                         evm__off(m, i, k));
+    } else {
+        const int s = task - K - j->npairs;
+        const int64_t r0 = mf->n * s / EVM__XX_SLICES, r1 = mf->n * (s + 1) / EVM__XX_SLICES;
+        st = accumulate_xx(mf, r0, r1, j->xx + (int64_t)s * m->px * m->px, m->px);
+    }
+    j->status[task] = st;
+}
+
+static int data_pass(evm_lmm *m, const int *order, int threads)
+{
+    const int K = m->K, px = m->px;
+    const int npairs = K * (K - 1) / 2, ntasks = K + npairs + EVM__XX_SLICES;
+    int status = EVM_ERR_NOMEM;
+    pass_job j = {m, order, npairs, NULL, NULL, NULL};
+    j.pairs = evm__malloc((size_t)(npairs ? npairs : 1), sizeof *j.pairs);
+    j.xx = evm__calloc((size_t)EVM__XX_SLICES * px * px, sizeof(double));
+    j.status = evm__calloc((size_t)ntasks, sizeof(int));
+    if (!j.pairs || !j.xx || !j.status) goto cleanup;
+    int pi = 0;
+    for (int k = 0; k < K; k++)
+        for (int i = k + 1; i < K; i++) j.pairs[pi][0] = i, j.pairs[pi++][1] = k;
+    evm__parallel_for(ntasks, threads, pass_task, &j);
+    for (int t = 0; t < ntasks; t++)
+        if (j.status[t]) goto cleanup;
+    for (int s = 0; s < EVM__XX_SLICES; s++)
+        for (int a = 0; a < px * px; a++) m->AXX[a] += j.xx[(int64_t)s * px * px + a];
+    for (int a = 0; a < px; a++)
+        for (int b = a + 1; b < px; b++) m->AXX[a + b * px] = m->AXX[b + a * px];
+    status = EVM_OK;
+cleanup:
+    free(j.pairs);
+    free(j.xx);
+    free(j.status);
+    return status;
+}
+
 int evm__lmm_build(evm_lmm *m, evm_ctx *c)
 {
     const evm__modelframe *mf = m->mf;
@@ -263,14 +324,8 @@ int evm__lmm_build(evm_lmm *m, evm_ctx *c)
         t->A = evm__calloc((size_t)t->nl * t->q * t->q, sizeof(double));
         t->AX = evm__calloc((size_t)t->n * m->px, sizeof(double));
         if (!t->T || !t->A || !t->AX) goto nomem;
-        accumulate_term(mf, re, t, m->px);
     }
-    for (int k = 0; k < K; k++)
-        for (int i = k + 1; i < K; i++)
-            if (build_cross(mf, &mf->re[order[i]], &m->t[i], &mf->re[order[k]], &m->t[k],
-                            evm__off(m, i, k)))
-                goto nomem;
-    if (accumulate_xx(mf, m->AXX, m->px)) goto nomem;
+    if (data_pass(m, order, evm_ctx_threads(c))) goto nomem;
     m->sumlogw = 0.0;
     if (mf->w)
         for (int64_t r = 0; r < mf->n; r++) m->sumlogw += log(mf->w[r]);
