@@ -32,6 +32,14 @@ void evm__trsm_left_ln(int64_t n, int64_t m, const double *l, int64_t ldl, doubl
 void evm__trsm_left_lt(int64_t n, int64_t m, const double *l, int64_t ldl, double *b,
                        int64_t ldb);
 
+/* ---- the same, split over `threads` of evalmix's own with a fixed partition, so that the
+ * result is bit-identical for any thread count (parallel.c) ---- */
+int evm__potrf_par(int64_t n, double *a, int64_t lda, int threads);
+void evm__trsm_right_lt_par(int64_t m, int64_t n, const double *l, int64_t ldl, double *b,
+                            int64_t ldb, int threads);
+void evm__trsm_left_ln_par(int64_t n, int64_t m, const double *l, int64_t ldl, double *b,
+                           int64_t ldb, int threads);
+
 /* ---- small kernels (q ≤ ~8), no BLAS ---- */
 /* Cholesky of a q×q lower block in place; returns 0 or the failing column (1-based). */
 int evm__chol_small(int q, double *a);

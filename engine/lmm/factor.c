@@ -88,6 +88,16 @@ static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk 
                           tk->n, M + lo->rowlev[e] * qi, ldm);
         return;
     }
+    if (!dense_left && qi == 1 && qj == 1 && qk == 1) {   /* scalar terms: the common case */
+        for (int64_t c = 0; c < tj->nl; c++)
+            for (int64_t f = ro->colptr[c]; f < ro->colptr[c + 1]; f++) {
+                const double rv = ro->L[f];
+                double *Mc = M + ro->rowlev[f] * ldm;
+                for (int64_t e = lo->colptr[c]; e < lo->colptr[c + 1]; e++)
+                    Mc[lo->rowlev[e]] -= lo->L[e] * rv;
+            }
+        return;
+    }
     for (int64_t c = 0; c < tj->nl; c++)
         for (int64_t f = ro->colptr[c]; f < ro->colptr[c + 1]; f++) {
             const double *C = ro->L + f * qk * qj;
@@ -102,11 +112,33 @@ static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk 
         }
 }
 
+/* Lower triangle of the dense D (n×n) -= B Bᵀ for a sparse or nested block B (rows of the
+ * term with q columns per level, columns of term j).  Row levels are sorted within each
+ * column (structure.c), so only pairs e >= f are visited. */
+static void sub_sym_sparse(double *D, int64_t n, const evm__offblk *ob, const evm__term *tj, int q)
+{
+    const int qj = tj->q;
+    for (int64_t c = 0; c < tj->nl; c++) {
+        const int64_t e0 = ob->colptr[c], e1 = ob->colptr[c + 1];
+        for (int64_t f = e0; f < e1; f++) {
+            double *Dc = D + ob->rowlev[f] * q * n;
+            if (q == 1 && qj == 1) {
+                const double rv = ob->L[f];
+                for (int64_t e = f; e < e1; e++) Dc[ob->rowlev[e]] -= ob->L[e] * rv;
+                continue;
+            }
+            for (int64_t e = f; e < e1; e++)
+                sub_outer(q, q, qj, ob->L + e * q * qj, q, ob->L + f * q * qj, q,
+                          Dc + ob->rowlev[e] * q, n);
+        }
+    }
+}
+
 /* B (rows × n_k, ldb) <- B L_kkᵀ⁻¹ */
-static void right_solve(const evm__term *tk, double *B, int64_t rows, int64_t ldb)
+static void right_solve(const evm__term *tk, double *B, int64_t rows, int64_t ldb, int threads)
 {
     if (tk->dense) {
-        evm__trsm_right_lt(rows, tk->n, tk->L, tk->n, B, ldb);
+        evm__trsm_right_lt_par(rows, tk->n, tk->L, tk->n, B, ldb, threads);
         return;
     }
     const int q = tk->q;
@@ -158,9 +190,9 @@ static int factor_diag(evm_lmm *m, int k)
         if (kj->type == EVM__BLK_DENSE)
             evm__syrk_sub(n, m->t[j].n, kj->L, n, tk->L, n);
         else
-            sub_product(tk->L, n, n, kj, NULL, 0, q, kj, &m->t[j], tk);
+            sub_sym_sparse(tk->L, n, kj, &m->t[j], q);
     }
-    return evm__potrf(n, tk->L, n) ? -1 : 0;
+    return evm__potrf_par(n, tk->L, n, m->threads) ? -1 : 0;
 }
 
 static void factor_below(evm_lmm *m, int i, int k)
@@ -200,7 +232,7 @@ static void factor_below(evm_lmm *m, int i, int k)
     for (int j = 0; j < k; j++)
         sub_product(ob->L, ni, ni, evm__off(m, i, j), NULL, 0, qi, evm__off(m, k, j), &m->t[j],
                     tk);
-    right_solve(tk, ob->L, ni, ni);
+    right_solve(tk, ob->L, ni, ni, m->threads);
 }
 
 static void factor_xrows(evm_lmm *m, int k)
@@ -219,7 +251,7 @@ static void factor_xrows(evm_lmm *m, int k)
         }
     for (int j = 0; j < k; j++)
         sub_product(tk->LX, px, px, NULL, m->t[j].LX, px, 0, evm__off(m, k, j), &m->t[j], tk);
-    right_solve(tk, tk->LX, px, px);
+    right_solve(tk, tk->LX, px, px, m->threads);
 }
 
 double evm__lmm_factor(evm_lmm *m, const double *theta)

@@ -52,6 +52,7 @@ int evm_lmm_create(const char *formula, const evm_frame *f, const evm_lmm_opts *
                        "no random-effects terms in the formula: add one such as (1 | school)");
     if (st == EVM_OK) {
         evm__blas_single_thread();
+        m->threads = evm_ctx_threads(c);
         st = evm__lmm_build(m, c);
     }
     if (st < 0) {

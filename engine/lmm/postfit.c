@@ -198,10 +198,10 @@ static void sub_block_times(const evm__offblk *ob, const evm__term *ti, const ev
         }
 }
 
-static void left_solve(const evm__term *t, double *X, int64_t mcols)
+static void left_solve(const evm__term *t, double *X, int64_t mcols, int threads)
 {
     if (t->dense) {
-        evm__trsm_left_ln(t->n, mcols, t->L, t->n, X, t->n);
+        evm__trsm_left_ln_par(t->n, mcols, t->L, t->n, X, t->n, threads);
         return;
     }
     for (int64_t col = 0; col < mcols; col++)
@@ -209,7 +209,40 @@ static void left_solve(const evm__term *t, double *X, int64_t mcols)
             evm__solve_ln_small(t->q, t->L + c * t->q * t->q, X + c * t->q + col * t->n);
 }
 
-/* Dense path (crossed designs): columns of L⁻¹ in batches, as dense panels. */
+/* X_i (n_i × nb·q_k) -= L_ik X_k where X_k is block-diagonal: level c0+l of term k has the
+ * q_k×q_k block Kinv[l] in columns l·q_k.. (term k's diagonal is block-diagonal). */
+static void sub_block_times_bd(const evm__offblk *ob, const evm__term *ti, const evm__term *tk,
+                               int64_t c0, int64_t nb, const double *Kinv, double *Xi)
+{
+    const int qi = ti->q, qk = tk->q;
+    for (int64_t l = 0; l < nb; l++) {
+        const int64_t c = c0 + l;
+        const double *K = Kinv + l * qk * qk;
+        if (ob->type == EVM__BLK_DENSE) {
+            for (int b = 0; b < qk; b++) {
+                double *out = Xi + (l * qk + b) * ti->n;
+                for (int a = b; a < qk; a++) {
+                    const double kab = K[a + b * qk];
+                    const double *lc = ob->L + (c * qk + a) * ti->n;
+                    for (int64_t r = 0; r < ti->n; r++) out[r] -= lc[r] * kab;
+                }
+            }
+            continue;
+        }
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+            const double *B = ob->L + e * qi * qk;
+            for (int b = 0; b < qk; b++) {
+                double *out = Xi + ob->rowlev[e] * qi + (l * qk + b) * ti->n;
+                for (int a = b; a < qk; a++)
+                    for (int r = 0; r < qi; r++) out[r] -= B[r + a * qi] * K[a + b * qk];
+            }
+        }
+    }
+}
+
+/* Dense path (crossed designs): columns of L⁻¹ for a batch of levels of term k, as dense
+ * panels of the later terms (BLAS-3 solves); term k's own part stays block-diagonal when
+ * its diagonal block is. */
 static int condvar_dense(evm_lmm *m, int k)
 {
     const evm__term *tk = &m->t[k];
@@ -220,24 +253,39 @@ static int condvar_dense(evm_lmm *m, int k)
     if (batch < 1) batch = 1;
     if (batch > tk->nl) batch = tk->nl;
     double **X = evm__calloc((size_t)K, sizeof *X);
-    if (!X) return EVM_ERR_NOMEM;
+    double *Kinv = evm__malloc((size_t)(batch * qk * qk), sizeof(double));
     int status = EVM_ERR_NOMEM;
-    for (int i = k; i < K; i++)
+    if (!X || !Kinv) goto cleanup;
+    for (int i = tk->dense ? k : k + 1; i < K; i++)
         if (!(X[i] = evm__malloc((size_t)(m->t[i].n * batch * qk), sizeof(double)))) goto cleanup;
     for (int64_t c0 = 0; c0 < tk->nl; c0 += batch) {
         const int64_t nb = tk->nl - c0 < batch ? tk->nl - c0 : batch, mcols = nb * qk;
-        memset(X[k], 0, sizeof(double) * tk->n * mcols);
-        for (int64_t l = 0; l < nb; l++)
-            for (int a = 0; a < qk; a++) X[k][(c0 + l) * qk + a + (l * qk + a) * tk->n] = 1.0;
-        left_solve(tk, X[k], mcols);
+        if (tk->dense) {
+            memset(X[k], 0, sizeof(double) * tk->n * mcols);
+            for (int64_t l = 0; l < nb; l++)
+                for (int a = 0; a < qk; a++) X[k][(c0 + l) * qk + a + (l * qk + a) * tk->n] = 1.0;
+            left_solve(tk, X[k], mcols, m->threads);
+        } else {
+            for (int64_t l = 0; l < nb; l++) {   /* Kinv[l] = L_kk[c0+l]⁻¹ */
+                double *Kl = Kinv + l * qk * qk;
+                memset(Kl, 0, sizeof(double) * qk * qk);
+                for (int a = 0; a < qk; a++) {
+                    Kl[a + a * qk] = 1.0;
+                    evm__solve_ln_small(qk, tk->L + (c0 + l) * qk * qk, Kl + a * qk);
+                }
+            }
+        }
         for (int i = k + 1; i < K; i++) {
             memset(X[i], 0, sizeof(double) * m->t[i].n * mcols);
-            for (int j = k; j < i; j++) sub_block_times(evm__off(m, i, j), &m->t[i], &m->t[j], X[j], X[i], mcols);
-            left_solve(&m->t[i], X[i], mcols);
+            if (tk->dense) sub_block_times(evm__off(m, i, k), &m->t[i], tk, X[k], X[i], mcols);
+            else sub_block_times_bd(evm__off(m, i, k), &m->t[i], tk, c0, nb, Kinv, X[i]);
+            for (int j = k + 1; j < i; j++)
+                sub_block_times(evm__off(m, i, j), &m->t[i], &m->t[j], X[j], X[i], mcols);
+            left_solve(&m->t[i], X[i], mcols, m->threads);
         }
         for (int64_t l = 0; l < nb; l++) {
             double G[64] = {0};
-            for (int i = k; i < K; i++) {
+            for (int i = tk->dense ? k : k + 1; i < K; i++) {
                 const int64_t ni = m->t[i].n;
                 for (int b = 0; b < qk; b++)
                     for (int a = 0; a < qk; a++) {
@@ -247,13 +295,21 @@ static int condvar_dense(evm_lmm *m, int k)
                         G[a + b * qk] += s;
                     }
             }
+            if (!tk->dense) {   /* the block-diagonal part: Kinvᵀ Kinv */
+                const double *Kl = Kinv + l * qk * qk;
+                for (int b = 0; b < qk; b++)
+                    for (int a = 0; a < qk; a++)
+                        for (int r = 0; r < qk; r++) G[a + b * qk] += Kl[r + a * qk] * Kl[r + b * qk];
+            }
             store_condvar(m, k, c0 + l, G);
         }
     }
     status = EVM_OK;
 cleanup:
-    for (int i = k; i < K; i++) free(X[i]);
+    if (X)
+        for (int i = k; i < K; i++) free(X[i]);
     free(X);
+    free(Kinv);
     return status;
 }
 

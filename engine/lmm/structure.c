@@ -85,6 +85,26 @@ static int accumulate_xx(const evm__modelframe *mf, int64_t r0, int64_t r1, doub
     return EVM_OK;
 }
 
+/* Sort the row levels within each column (insertion sort: columns are short), moving
+ * their blocks along, so that later updates walk memory in order and symmetric updates
+ * can visit only one triangle. */
+static void sort_columns(evm__offblk *ob, int64_t nlk, int qq)
+{
+    double tmp[64];
+    for (int64_t c = 0; c < nlk; c++)
+        for (int64_t e = ob->colptr[c] + 1; e < ob->colptr[c + 1]; e++) {
+            const int64_t key = ob->rowlev[e];
+            memcpy(tmp, ob->A + e * qq, sizeof(double) * qq);
+            int64_t f = e - 1;
+            for (; f >= ob->colptr[c] && ob->rowlev[f] > key; f--) {
+                ob->rowlev[f + 1] = ob->rowlev[f];
+                memcpy(ob->A + (f + 1) * qq, ob->A + f * qq, sizeof(double) * qq);
+            }
+            ob->rowlev[f + 1] = key;
+            memcpy(ob->A + (f + 1) * qq, tmp, sizeof(double) * qq);
+        }
+}
+
 /* ZᵢᵀWZₖ as a block CSC over the levels of k (i > k).  Rows are visited level by level in
  * row order (counting sort), so every sum has a fixed order. */
 static int build_cross(const evm__modelframe *mf, const evm__reterm *ri, const evm__term *ti,
@@ -133,6 +153,7 @@ static int build_cross(const evm__modelframe *mf, const evm__reterm *ri, const e
             }
         }
     }
+    sort_columns(ob, nlk, qq);
     status = EVM_OK;
 cleanup:
     free(start);
