@@ -71,8 +71,8 @@ void evm_result_free(evm_result **rp)
 }
 
 /* ---------------------------------------------------------------- R's number formats */
-#define LINE_WIDTH 80  /* getOption("width") */
-#define NUM 48         /* room for one formatted number */
+#define LINE_WIDTH 80 /* getOption("width") */
+#define NUM 48        /* room for one formatted number */
 typedef char numstr[NUM];
 
 static const char *str_or(const char *s, const char *dflt) { return s ? s : dflt; }
@@ -124,7 +124,8 @@ static void r_zapsmall(double *x, int n, int digits)
 
 /* R's scientific(): sign, decimal exponent, significant digits (<= digits, trailing
  * zeros dropped) and whether rounding to `digits` reaches the next power of ten. */
-static void r_scientific(double x, int digits, int *neg, int *kpower, int *nsig, int *widens)
+static void r_scientific(double x, int digits, int *neg, int *kpower, int *nsig,
+                         int *widens)
 {
     *neg = x < 0;
     *widens = 0;
@@ -149,7 +150,7 @@ static void r_scientific(double x, int digits, int *neg, int *kpower, int *nsig,
 }
 
 typedef struct {
-    int w, d, e;  /* width, digits after the point, exponent digits (0: fixed notation) */
+    int w, d, e; /* width, digits after the point, exponent digits (0: fixed notation) */
 } rfmt;
 
 /* formatReal(): one common format for n numbers with `digits` significant digits; fixed
@@ -217,10 +218,7 @@ static void r_format_vec(const double *x, int n, int digits, int nsmall, numstr 
 }
 
 /* One number as cat() prints it (7 significant digits). */
-static void r_cat_num(char *buf, double x)
-{
-    r_encode(buf, x, r_format(&x, 1, 7, 0));
-}
+static void r_cat_num(char *buf, double x) { r_encode(buf, x, r_format(&x, 1, 7, 0)); }
 
 /* ---------------------------------------------------------------- abbreviate() */
 static int is_space(uint32_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -230,11 +228,11 @@ static int is_vowel(uint32_t c, int wide)
 {
     /* R's list for non-ASCII strings: English vowels, accented ones, and '.'. */
     static const uint32_t v[] = {
-        0x61, 0x65, 0x69, 0x6f, 0x75, 0xe0, 0xe1, 0x2e, 0xe3, 0xe4, 0xe5, 0xe8, 0xe9,
-        0xea, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8, 0xf9,
-        0xfa, 0xfb, 0xfc, 0x101, 0x103, 0x105, 0x113, 0x115, 0x117, 0x118, 0x11b,
-        0x129, 0x12b, 0x12d, 0x12f, 0x131, 0x14d, 0x14f, 0x151, 0x169, 0x16b, 0x16d,
-        0x16f, 0x171, 0x173};
+        0x61,  0x65,  0x69,  0x6f,  0x75,  0xe0,  0xe1,  0x2e,  0xe3,  0xe4,  0xe5,
+        0xe8,  0xe9,  0xea,  0xeb,  0xec,  0xed,  0xee,  0xef,  0xf2,  0xf3,  0xf4,
+        0xf5,  0xf6,  0xf8,  0xf9,  0xfa,  0xfb,  0xfc,  0x101, 0x103, 0x105, 0x113,
+        0x115, 0x117, 0x118, 0x11b, 0x129, 0x12b, 0x12d, 0x12f, 0x131, 0x14d, 0x14f,
+        0x151, 0x169, 0x16b, 0x16d, 0x16f, 0x171, 0x173};
     int n = wide ? (int)(sizeof v / sizeof v[0]) : 5;
     for (int i = 0; i < n; i++)
         if (c == v[i]) return 1;
@@ -248,14 +246,17 @@ static int ulen(const uint32_t *s)
     return n;
 }
 
-static void udel(uint32_t *s, int i) { memmove(s + i, s + i + 1, sizeof *s * (size_t)ulen(s + i)); }
+static void udel(uint32_t *s, int i)
+{
+    memmove(s + i, s + i + 1, sizeof *s * (size_t)ulen(s + i));
+}
 
 /* R's stripchars(): drop lower-case vowels, then lower-case letters, then anything but
  * a word's first letter, from the end, until minlen characters remain. */
 static void strip_chars(uint32_t *s, int minlen, int wide)
 {
 #define FIRSTCHAR(i) (is_space(s[(i)-1]))
-#define LASTCHAR(i) (!is_space(s[(i)-1]) && (!s[(i)+1] || is_space(s[(i)+1])))
+#define LASTCHAR(i) (!is_space(s[(i)-1]) && (!s[(i) + 1] || is_space(s[(i) + 1])))
 #define DONE() (ulen(s) - nspace <= minlen)
     int i, j, nspace = 0;
     if (ulen(s) < minlen) goto done;
@@ -309,7 +310,7 @@ static char *abbrev_one(const char *name, int minlen)
     int k = 0, wide = 0;
     const unsigned char *p = (const unsigned char *)name;
     while (*p == ' ') p++;
-    while (*p) {  /* decode UTF-8 (a stray byte stands for itself) */
+    while (*p) { /* decode UTF-8 (a stray byte stands for itself) */
         uint32_t c = *p++;
         int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
         if (more) c &= 0x3F >> more;
@@ -321,7 +322,7 @@ static char *abbrev_one(const char *name, int minlen)
     u[k] = 0;
     if (k > minlen) strip_chars(u, minlen, wide);
     char *d = out;
-    for (int i = 0; u[i]; i++) {  /* encode back */
+    for (int i = 0; u[i]; i++) { /* encode back */
         uint32_t c = u[i];
         if (c < 0x80) *d++ = (char)c;
         else if (c < 0x800) *d++ = (char)(0xC0 | c >> 6), *d++ = (char)(0x80 | (c & 0x3F));
@@ -353,7 +354,7 @@ static char **abbreviate(char *const *names, int n, int minlen)
                 free(x[i]);
                 ok = (x[i] = abbrev_one(sat(names, i), len)) != NULL;
             }
-        if (!ok || len > maxlen) break;  /* identical names stay identical */
+        if (!ok || len > maxlen) break; /* identical names stay identical */
         int any = 0;
         for (int i = 0; i < n; i++) redo[i] = 0;
         for (int i = 0; i < n; i++)
@@ -377,9 +378,9 @@ static char **abbreviate(char *const *names, int n, int minlen)
  * further blocks. */
 typedef struct {
     int nrow, ncol;
-    const char **rowname;  /* [nrow] or NULL (an empty row-name column) */
-    const char **colname;  /* [ncol] */
-    const char **cell;     /* [nrow x ncol], row-major */
+    const char **rowname; /* [nrow] or NULL (an empty row-name column) */
+    const char **colname; /* [ncol] */
+    const char **cell;    /* [nrow x ncol], row-major */
     int right;
 } table;
 
@@ -393,11 +394,13 @@ static void table_print(FILE *out, const table *t)
     for (int j = 0; j < t->ncol; j++) {
         wc[j] = width_of(t->colname[j]);
         for (int i = 0; i < t->nrow; i++)
-            if (width_of(t->cell[i * t->ncol + j]) > wc[j]) wc[j] = width_of(t->cell[i * t->ncol + j]);
+            if (width_of(t->cell[i * t->ncol + j]) > wc[j])
+                wc[j] = width_of(t->cell[i * t->ncol + j]);
     }
     for (int j0 = 0, j1; j0 < t->ncol; j0 = j1) {
         int w = wr + 1 + wc[j0];
-        for (j1 = j0 + 1; j1 < t->ncol && w + 1 + wc[j1] <= LINE_WIDTH; j1++) w += 1 + wc[j1];
+        for (j1 = j0 + 1; j1 < t->ncol && w + 1 + wc[j1] <= LINE_WIDTH; j1++)
+            w += 1 + wc[j1];
         put_pad(out, "", wr, 0);
         for (int j = j0; j < j1; j++) {
             fputc(' ', out);
@@ -456,7 +459,10 @@ static void cat_fill(FILE *out, const char *const *item, int n, const char *sep)
 }
 
 /* ---------------------------------------------------------------- summary sections */
-static int has_ddf(const evm_result *r) { return r->ddf && *r->ddf && strcmp(r->ddf, "none"); }
+static int has_ddf(const evm_result *r)
+{
+    return r->ddf && *r->ddf && strcmp(r->ddf, "none");
+}
 
 /* .prt.methTit(): "<title> ['<class>']", wrapped as lme4 wraps a long one. */
 static void print_title(FILE *out, const evm_result *r)
@@ -550,35 +556,73 @@ static int term_index(const evm_result *r, const int *rows, int k, const char *n
     return -1;
 }
 
-/* .prt.VC() / formatVC(): Groups, Name, Variance, Std.Dev. and the lower triangle of each
- * group's correlations, from the rows of as.data.frame(VarCorr()). */
-static void print_varcomp(FILE *out, const evm_result *r)
+/* The variance rows of the varcomp table (var2 == ""), grouped by group in order of first
+ * appearance: group g's rows are row[gstart[g]] .. row[gstart[g + 1] - 1].  Returns the
+ * number of groups; *nrow the number of rows. */
+static int varcomp_groups(const evm_result *r, int *row, int *gstart, int *nrow)
 {
-    int nvc = cnt(r->nvc), nrow = 0, maxlen = 1;
-    int *row = evm__malloc((size_t)nvc, sizeof *row);      /* variance rows, by group */
-    int *gstart = evm__malloc((size_t)nvc + 1, sizeof *gstart);
-    double *var = evm__malloc((size_t)nvc, sizeof *var), *sd = evm__malloc((size_t)nvc, sizeof *sd);
-    numstr *svar = evm__malloc((size_t)nvc, sizeof *svar), *ssd = evm__malloc((size_t)nvc, sizeof *ssd);
-    const char **cell = NULL, **colname = NULL;
-    double *cor = NULL;
-    int ngrp = 0, ncol = 4;
-    fputs("Random effects:\n", out);
-    if (!row || !gstart || !var || !sd || !svar || !ssd) goto done;
-
-    /* Variance rows (var2 == ""), grouped by group in order of first appearance. */
-    for (int i = 0; i < nvc; i++) {
+    int ngrp = 0, n = 0;
+    for (int i = 0; i < cnt(r->nvc); i++) {
         if (*sat(r->vc_var2, i)) continue;
         int seen = 0;
         for (int g = 0; g < ngrp && !seen; g++)
             seen = !strcmp(sat(r->vc_group, row[gstart[g]]), sat(r->vc_group, i));
         if (seen) continue;
-        gstart[ngrp++] = nrow;
-        for (int k = i; k < nvc; k++)
+        gstart[ngrp++] = n;
+        for (int k = i; k < r->nvc; k++)
             if (!*sat(r->vc_var2, k) && !strcmp(sat(r->vc_group, k), sat(r->vc_group, i)))
-                row[nrow++] = k;
-        if (nrow - gstart[ngrp - 1] > maxlen) maxlen = nrow - gstart[ngrp - 1];
+                row[n++] = k;
     }
-    gstart[ngrp] = nrow;
+    gstart[ngrp] = n;
+    *nrow = n;
+    return ngrp;
+}
+
+/* One group's correlations as formatVC() shows them: format(round(cor, 2), nsmall = 2)
+ * of the whole k x k matrix, its lower triangle into columns 4.. of the group's k table
+ * rows (fresh strings).  `cor` is k x k workspace.  0, or -1 when out of memory. */
+static int put_group_cor(const evm_result *r, const int *rows, int k, const char **cell,
+                         int ncol, double *cor)
+{
+    const char *gname = sat(r->vc_group, rows[0]);
+    for (int i = 0; i < k * k; i++) cor[i] = i % (k + 1) == 0 ? 1.0 : NAN;
+    for (int v = 0; v < cnt(r->nvc); v++) {
+        if (!*sat(r->vc_var2, v) || strcmp(sat(r->vc_group, v), gname)) continue;
+        int a = term_index(r, rows, k, sat(r->vc_var1, v));
+        int b = term_index(r, rows, k, sat(r->vc_var2, v));
+        if (a >= 0 && b >= 0)
+            cor[a * k + b] = cor[b * k + a] = r_round(at(r->vc_sdcor, v), 2);
+    }
+    rfmt f = r_format(cor, k * k, 7, 2);
+    for (int i = 1; i < k; i++)
+        for (int j = 0; j < i; j++) {
+            numstr s;
+            r_encode(s, cor[i * k + j], f);
+            if (!(cell[(size_t)i * (size_t)ncol + 4 + (size_t)j] = evm__strdup(s)))
+                return -1;
+        }
+    return 0;
+}
+
+/* .prt.VC() / formatVC(): Groups, Name, Variance, Std.Dev. and the lower triangle of each
+ * group's correlations, from the rows of as.data.frame(VarCorr()). */
+static void print_varcomp(FILE *out, const evm_result *r)
+{
+    static const char *head[4] = {"Groups", "Name", "Variance", "Std.Dev."};
+    const size_t nvc = (size_t)cnt(r->nvc);
+    int *row = evm__malloc(nvc, sizeof *row),
+        *gstart = evm__malloc(nvc + 1, sizeof *gstart);
+    double *var = evm__malloc(nvc, sizeof *var), *sd = evm__malloc(nvc, sizeof *sd);
+    numstr *svar = evm__malloc(nvc, sizeof *svar), *ssd = evm__malloc(nvc, sizeof *ssd);
+    const char **cell = NULL, **colname = NULL;
+    double *cor = NULL;
+    int nrow = 0, maxlen = 1, ncol = 4;
+    fputs("Random effects:\n", out);
+    if (!row || !gstart || !var || !sd || !svar || !ssd) goto done;
+
+    int ngrp = varcomp_groups(r, row, gstart, &nrow);
+    for (int g = 0; g < ngrp; g++)
+        if (gstart[g + 1] - gstart[g] > maxlen) maxlen = gstart[g + 1] - gstart[g];
     for (int i = 0; i < nrow; i++) {
         var[i] = at(r->vc_vcov, row[i]);
         sd[i] = at(r->vc_sdcor, row[i]);
@@ -586,52 +630,38 @@ static void print_varcomp(FILE *out, const evm_result *r)
     r_format_vec(var, nrow, 4, 0, svar);
     r_format_vec(sd, nrow, 4, 0, ssd);
 
-    ncol = 4 + (maxlen > 1 ? maxlen - 1 : 0);
+    ncol = 4 + maxlen - 1;
     cell = evm__calloc((size_t)nrow * (size_t)ncol, sizeof *cell);
     colname = evm__calloc((size_t)ncol, sizeof *colname);
     cor = evm__malloc((size_t)maxlen * (size_t)maxlen, sizeof *cor);
     if (!cell || !colname || !cor) goto done;
-    const char *head[4] = {"Groups", "Name", "Variance", "Std.Dev."};
     for (int j = 0; j < ncol; j++) colname[j] = j < 4 ? head[j] : j == 4 ? "Corr" : "";
-    for (int i = 0; i < nrow * ncol; i++) cell[i] = "";
-    for (int g = 0; g < ngrp; g++) {
-        int k = gstart[g + 1] - gstart[g], *rows = row + gstart[g];
-        const char *gname = sat(r->vc_group, rows[0]);
-        for (int i = 0; i < k; i++) {
-            const char **c = cell + (size_t)(gstart[g] + i) * (size_t)ncol;
-            c[0] = i == 0 ? gname : "";
-            c[1] = sat(r->vc_var1, rows[i]);
-            c[2] = svar[gstart[g] + i];
-            c[3] = ssd[gstart[g] + i];
-        }
-        if (k < 2) continue;
-        /* format(round(cor, 2), nsmall = 2) over the whole matrix, lower triangle shown */
-        for (int i = 0; i < k * k; i++) cor[i] = i % (k + 1) == 0 ? 1.0 : NAN;
-        for (int v = 0; v < nvc; v++) {
-            if (!*sat(r->vc_var2, v) || strcmp(sat(r->vc_group, v), gname)) continue;
-            int a = term_index(r, rows, k, sat(r->vc_var1, v));
-            int b = term_index(r, rows, k, sat(r->vc_var2, v));
-            if (a >= 0 && b >= 0) cor[a * k + b] = cor[b * k + a] = r_round(at(r->vc_sdcor, v), 2);
-        }
-        rfmt f = r_format(cor, k * k, 7, 2);
-        for (int i = 1; i < k; i++)
-            for (int j = 0; j < i; j++) {
-                numstr tmp;
-                r_encode(tmp, cor[i * k + j], f);
-                char *keep = evm__strdup(tmp);
-                if (!keep) goto done;
-                cell[(size_t)(gstart[g] + i) * (size_t)ncol + 4 + (size_t)j] = keep;
-            }
+    for (int i = 0; i < nrow; i++) {
+        const char **c = cell + (size_t)i * (size_t)ncol;
+        int first = 0;
+        for (int g = 0; g < ngrp; g++) first |= gstart[g] == i;
+        c[0] = first ? sat(r->vc_group, row[i]) : "";
+        c[1] = sat(r->vc_var1, row[i]);
+        c[2] = svar[i];
+        c[3] = ssd[i];
     }
+    for (int g = 0; g < ngrp; g++) {
+        int k = gstart[g + 1] - gstart[g];
+        if (k > 1 && put_group_cor(r, row + gstart[g], k,
+                                   cell + (size_t)gstart[g] * (size_t)ncol, ncol, cor) < 0)
+            goto done;
+    }
+    for (int i = 0; i < nrow * ncol; i++)
+        if (!cell[i]) cell[i] = "";
     table t = {nrow, ncol, NULL, colname, cell, 0};
     table_print(out, &t);
 done:
-    if (cell)  /* the correlation strings are the only ones allocated here */
+    if (cell) /* the correlations are the strings allocated here; "" is not */
         for (int i = 0; i < nrow; i++)
-            for (int j = 4; j < ncol; j++)
-                if (cell[(size_t)i * (size_t)ncol + (size_t)j] &&
-                    *cell[(size_t)i * (size_t)ncol + (size_t)j])
-                    free((char *)cell[(size_t)i * (size_t)ncol + (size_t)j]);
+            for (int j = 4; j < ncol; j++) {
+                const char *c = cell[(size_t)i * (size_t)ncol + (size_t)j];
+                if (c && *c) free((char *)c);
+            }
     free(cell);
     free(colname);
     free(cor);
@@ -671,7 +701,7 @@ static void format_pvals(const double *pv, int n, numstr *out)
     int *idx = evm__malloc((size_t)n, sizeof *idx);
     if (!x || !idx) goto done;
     int any_small = 0, any_other = 0, nc = 0;
-    for (int pass = 0; pass < 2; pass++) {  /* 0: fixed-notation group, 1: the others */
+    for (int pass = 0; pass < 2; pass++) { /* 0: fixed-notation group, 1: the others */
         int m = 0;
         for (int i = 0; i < n; i++) {
             if (isnan(pv[i]) || pv[i] < eps) continue;
@@ -702,114 +732,111 @@ done:
     free(idx);
 }
 
-/* printCoefmat(coefs, digits = 4): estimates, standard errors (and df) rounded and
- * formatted together, t values to 3 decimals, p-values with stars. */
-static void print_fixef(FILE *out, const evm_result *r)
+/* printCoefmat()'s first k columns (estimate, standard error, and df): rounded to the
+ * decimals that give `digits` significant digits to the smallest |value|, then one common
+ * format; a value that is not zero but would print as zero gets digits - 1 significant
+ * digits instead.  x and out are [n] (the k columns, any order). */
+static void format_coef_cols(const double *x, int n, int digits, numstr *out)
 {
-    const int digits = 4, p = cnt(r->p), ddf = has_ddf(r);
-    const int k = ddf ? 3 : 2, ncol = ddf ? 6 : 3;
-    double *cs = evm__malloc((size_t)p * 3, sizeof *cs), *tv = evm__malloc((size_t)p, sizeof *tv);
-    double *pv = evm__malloc((size_t)p, sizeof *pv), *z = evm__malloc((size_t)p * 3, sizeof *z);
-    numstr *scs = evm__malloc((size_t)p * 3, sizeof *scs), *st = evm__malloc((size_t)p, sizeof *st);
-    numstr *sp = evm__malloc((size_t)p, sizeof *sp), *sz = evm__malloc((size_t)p * 3, sizeof *sz);
-    int *zi = evm__malloc((size_t)p * 3, sizeof *zi);
-    const char **cell = evm__calloc((size_t)p * (size_t)ncol, sizeof *cell);
-    const char **rown = evm__calloc((size_t)p, sizeof *rown);
-    if (!cs || !tv || !pv || !z || !scs || !st || !sp || !sz || !zi || !cell || !rown) goto done;
-
-    for (int i = 0; i < p; i++) {
-        cs[i * 3 + 0] = at(r->beta, i);
-        cs[i * 3 + 1] = at(r->se, i);
-        cs[i * 3 + 2] = ddf ? at(r->df, i) : NAN;
-        tv[i] = r_round(at(r->t, i), 3);
-        pv[i] = at(r->pval, i);
-        rown[i] = sat(r->fixef_name, i);
-    }
-    /* Decimals: enough for `digits` significant digits of the smallest |value|. */
+    double *rx = evm__malloc((size_t)n, sizeof *rx), *z = evm__malloc((size_t)n, sizeof *z);
+    int *zi = evm__malloc((size_t)n, sizeof *zi);
+    numstr *sz = evm__malloc((size_t)n, sizeof *sz);
+    if (!rx || !z || !zi || !sz) goto done;
     double amin = INFINITY;
-    int any_finite = 0;
-    for (int i = 0; i < p; i++)
-        for (int j = 0; j < k; j++) {
-            double a = fabs(cs[i * 3 + j]);
-            if (isfinite(a)) any_finite = 1;
-            if (isfinite(a) && a != 0 && a < amin) amin = a;
-        }
+    int any_finite = 0, m = 0;
+    for (int i = 0; i < n; i++) {
+        double a = fabs(x[i]);
+        any_finite |= isfinite(a);
+        if (isfinite(a) && a != 0 && a < amin) amin = a;
+    }
     int dec = (int)fmax(1.0, digits - (1 + (isfinite(amin) ? floor(log10(amin)) : 0)));
-    double *flat = z;  /* the k columns as one vector, for one common format */
-    int m = 0;
-    for (int i = 0; i < p; i++)
-        for (int j = 0; j < k; j++) flat[m++] = r_round(cs[i * 3 + j], dec);
-    rfmt f = r_format(flat, m, digits, 0);
-    for (int i = 0; i < p; i++)
-        for (int j = 0; j < k; j++) {
-            if (any_finite) r_encode(scs[i * 3 + j], flat[i * k + j], f);
-            else snprintf(scs[i * 3 + j], NUM, "%s", isnan(cs[i * 3 + j]) ? "NA" : "");
-        }
-    /* A value that is not zero must not print as zero: those get 3 significant digits. */
-    m = 0;
-    for (int i = 0; i < p; i++)
-        for (int j = 0; j < k; j++) {
-            double x = cs[i * 3 + j];
-            if (isnan(x) || !any_finite) continue;
-            if ((x == 0) != (strtod(scs[i * 3 + j], NULL) == 0)) {
-                zi[m] = i * 3 + j;
-                z[m++] = x;
+    for (int i = 0; i < n; i++) rx[i] = r_round(x[i], dec);
+    rfmt f = r_format(rx, n, digits, 0);
+    for (int i = 0; i < n; i++) {
+        if (isnan(x[i])) snprintf(out[i], NUM, "NA");
+        else if (!any_finite) snprintf(out[i], NUM, "%s", x[i] > 0 ? "Inf" : "-Inf");
+        else {
+            r_encode(out[i], rx[i], f);
+            if ((x[i] == 0) != (strtod(out[i], NULL) == 0)) {
+                zi[m] = i;
+                z[m++] = x[i];
             }
         }
+    }
     r_format_vec(z, m, digits - 1, 0, sz);
-    for (int q = 0; q < m; q++) snprintf(scs[zi[q]], NUM, "%s", sz[q]);
-    for (int i = 0; i < p; i++)
-        for (int j = 0; j < k; j++)
-            if (isnan(cs[i * 3 + j])) snprintf(scs[i * 3 + j], NUM, "NA");
-    r_format_vec(tv, p, digits, 0, st);
+    for (int q = 0; q < m; q++) snprintf(out[zi[q]], NUM, "%s", sz[q]);
+done:
+    free(rx);
+    free(z);
+    free(zi);
+    free(sz);
+}
+
+/* symnum(p, cutpoints = c(0, .001, .01, .05, .1, 1)), formatted to a common width. */
+static const char *stars_of(double p)
+{
+    if (isnan(p)) return "";
+    if (p <= 0.001) return "***";
+    if (p <= 0.01) return "** ";
+    if (p <= 0.05) return "*  ";
+    if (p <= 0.1) return ".  ";
+    return "   ";
+}
+
+/* printCoefmat(coefs, digits = 4) of lme4's table (Estimate, Std. Error, t value) or, with
+ * inference, lmerTest's (Estimate, Std. Error, df, t value, Pr(>|t|) and stars). */
+static void print_fixef(FILE *out, const evm_result *r)
+{
+    static const char *colname[6] = {"Estimate", "Std. Error", "df",
+                                     "t value",  "Pr(>|t|)",   ""};
+    static const char *colname_lme4[3] = {"Estimate", "Std. Error", "t value"};
+    const int p = cnt(r->p), ddf = has_ddf(r), k = ddf ? 3 : 2;
+    double *cs = evm__malloc((size_t)p * 3, sizeof *cs),
+           *tv = evm__malloc((size_t)p, sizeof *tv);
+    double *pv = evm__malloc((size_t)p, sizeof *pv);
+    numstr *scs = evm__malloc((size_t)p * 3, sizeof *scs),
+           *st = evm__malloc((size_t)p, sizeof *st);
+    numstr *sp = evm__malloc((size_t)p, sizeof *sp);
+    const char **cell = evm__calloc((size_t)p * 6, sizeof *cell);
+    const char **rown = evm__calloc((size_t)p, sizeof *rown);
+    if (!cs || !tv || !pv || !scs || !st || !sp || !cell || !rown) goto done;
 
     int stars = 0;
-    if (ddf) {
-        format_pvals(pv, p, sp);
-        for (int i = 0; i < p; i++) stars |= !isnan(pv[i]) && pv[i] < 0.1;
+    for (int i = 0; i < p; i++) {
+        cs[i * k + 0] = at(r->beta, i);
+        cs[i * k + 1] = at(r->se, i);
+        if (ddf) cs[i * k + 2] = at(r->df, i);
+        tv[i] = r_round(at(r->t, i), 3);
+        pv[i] = at(r->pval, i);
+        stars |= ddf && !isnan(pv[i]) && pv[i] < 0.1;
+        rown[i] = sat(r->fixef_name, i);
     }
-    static const char *colname_lme4[3] = {"Estimate", "Std. Error", "t value"};
-    static const char *colname_test[6] = {"Estimate", "Std. Error", "df", "t value",
-                                          "Pr(>|t|)", ""};
+    format_coef_cols(cs, p * k, 4, scs);
+    r_format_vec(tv, p, 4, 0, st);
+    if (ddf) format_pvals(pv, p, sp);
+
+    const int ncol = ddf ? 5 + stars : 3;
     for (int i = 0; i < p; i++) {
         const char **c = cell + (size_t)i * (size_t)ncol;
-        for (int j = 0; j < k; j++) c[j] = scs[i * 3 + j];
+        for (int j = 0; j < k; j++) c[j] = scs[i * k + j];
         c[k] = st[i];
-        if (ddf) {
-            c[k + 1] = sp[i];
-            double x = pv[i];
-            c[k + 2] = !stars || isnan(x) ? "" : x <= 0.001 ? "***" : x <= 0.01 ? "** "
-                       : x <= 0.05 ? "*  " : x <= 0.1 ? ".  " : "   ";
-        }
+        if (ddf) c[k + 1] = sp[i];
+        if (stars) c[k + 2] = stars_of(pv[i]);
     }
-    table t = {p, ddf && stars ? ncol : ddf ? ncol - 1 : ncol, rown,
-               ddf ? colname_test : colname_lme4, cell, 1};
-    if (ddf) {  /* the table keeps its row stride; print column 0..ncol-1 by a copy */
-        const char **c2 = evm__calloc((size_t)p * (size_t)t.ncol, sizeof *c2);
-        if (!c2) goto done;
-        for (int i = 0; i < p; i++)
-            for (int j = 0; j < t.ncol; j++) c2[i * t.ncol + j] = cell[i * ncol + j];
-        t.cell = c2;
-        table_print(out, &t);
-        free(c2);
-    } else {
-        table_print(out, &t);
-    }
+    table t = {p, ncol, rown, ddf ? colname : colname_lme4, cell, 1};
+    table_print(out, &t);
     if (stars)
-        fputs("---\nSignif. codes:  0 \xe2\x80\x98***\xe2\x80\x99 0.001 \xe2\x80\x98**\xe2\x80\x99 "
-              "0.01 \xe2\x80\x98*\xe2\x80\x99 0.05 \xe2\x80\x98.\xe2\x80\x99 0.1 "
-              "\xe2\x80\x98 \xe2\x80\x99 1\n",
+        fputs("---\nSignif. codes:  0 \xe2\x80\x98***\xe2\x80\x99 0.001 "
+              "\xe2\x80\x98**\xe2\x80\x99 0.01 \xe2\x80\x98*\xe2\x80\x99 0.05 "
+              "\xe2\x80\x98.\xe2\x80\x99 0.1 \xe2\x80\x98 \xe2\x80\x99 1\n",
               out);
 done:
     free(cs);
     free(tv);
     free(pv);
-    free(z);
     free(scs);
     free(st);
     free(sp);
-    free(sz);
-    free(zi);
     free(cell);
     free(rown);
 }
@@ -821,24 +848,28 @@ static void print_fixef_cor(FILE *out, const evm_result *r)
     const int p = cnt(r->p);
     if (p < 2 || !r->vcov) return;
     if (p > 12) {
-        fprintf(out, "\nCorrelation matrix not shown by default, as p = %d > 12.\n"
-                     "It can be computed from /fixef/vcov of the result file.\n", p);
+        fprintf(out,
+                "\nCorrelation matrix not shown by default, as p = %d > 12.\n"
+                "It can be computed from /fixef/vcov of the result file.\n",
+                p);
         return;
     }
     double cor[144];
     numstr s[144];
     const char *cell[144], *rown[12], *coln[12];
-    char **rabb = abbreviate(r->fixef_name, p, 11), **cabb = abbreviate(r->fixef_name, p, 6);
+    char **rabb = abbreviate(r->fixef_name, p, 11),
+         **cabb = abbreviate(r->fixef_name, p, 6);
     if (rabb && cabb) {
         for (int i = 0; i < p; i++)
             for (int j = 0; j < p; j++)
-                cor[i * p + j] = r_round(r->vcov[i * p + j] /
-                                             sqrt(r->vcov[i * p + i] * r->vcov[j * p + j]), 3);
+                cor[i * p + j] = r_round(
+                    r->vcov[i * p + j] / sqrt(r->vcov[i * p + i] * r->vcov[j * p + j]), 3);
         r_format_vec(cor, p * p, 7, 3, s);
         for (int i = 1; i < p; i++) {
             rown[i - 1] = rabb[i];
             coln[i - 1] = cabb[i - 1];
-            for (int j = 0; j < p - 1; j++) cell[(i - 1) * (p - 1) + j] = j < i ? s[i * p + j] : "";
+            for (int j = 0; j < p - 1; j++)
+                cell[(i - 1) * (p - 1) + j] = j < i ? s[i * p + j] : "";
         }
         fputs("\nCorrelation of Fixed Effects:\n", out);
         table t = {p - 1, p - 1, rown, coln, cell, 0};
@@ -860,12 +891,15 @@ static void print_extras(FILE *out, const evm_result *r)
         double x = at(r->icc, i);
         if (isnan(x)) snprintf(v, NUM, "NA");
         else snprintf(v, NUM, "%.3f", x);
-        fprintf(out, "%sIntra-class correlation: %s %s\n", i ? "" : "\n", sat(r->icc_group, i), v);
+        fprintf(out, "%sIntra-class correlation: %s %s\n", i ? "" : "\n",
+                sat(r->icc_group, i), v);
     }
     if (cnt(r->ndropped) > 0) {
         int n = r->ndropped;
-        fprintf(out, "fit warnings:\nfixed-effect model matrix is rank deficient so dropping "
-                     "%d column%s / coefficient%s:", n, n > 1 ? "s" : "", n > 1 ? "s" : "");
+        fprintf(out,
+                "fit warnings:\nfixed-effect model matrix is rank deficient so dropping "
+                "%d column%s / coefficient%s:",
+                n, n > 1 ? "s" : "", n > 1 ? "s" : "");
         for (int i = 0; i < n; i++) fprintf(out, "%s %s", i ? "," : "", sat(r->dropped, i));
         fputc('\n', out);
     }

@@ -1,0 +1,593 @@
+/* csv.c — the CSV reader: header, requested columns, row tokenizer and the read loop.
+ *
+ * The file streams through evm__chunkrd (hashed on the way); each piece gets a '\n'
+ * sentinel after its last byte so the field scan needs no bounds check.  A row cut by
+ * the end of a piece is carried into the next piece and tokenized again from its start.
+ * Rows are tokenized into (pointer, length) spans without copying; only the requested
+ * fields are looked at further (evm__csvcol_put). */
+#include "data_internal.h"
+#include "par/par.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FIELDS 1000000     /* header fields the reader accepts */
+#define LIST_MAX 20            /* header names listed in an unknown-column message */
+
+enum { TOK_ROW, TOK_MORE, TOK_OPEN_QUOTE, TOK_AFTER_QUOTE };
+
+typedef struct {
+    char *s;            /* field content (inside the quotes when quoted) */
+    uint32_t n;
+    uint8_t quoted, esc;   /* esc: contains "" pairs still to collapse */
+    uint32_t lineoff;   /* newlines between the row start and this field */
+} fld;
+
+typedef struct {
+    int nf;             /* fields in the row */
+    int lines;          /* newlines inside quoted fields */
+    int any_esc;
+    char *next;         /* start of the next row */
+    int bad_field;      /* quote errors: 0-based field, its line offset, the byte */
+    int bad_line;
+    char bad_char;
+} tok_row;
+
+typedef struct {
+    const char *path;
+    evm_ctx *c;
+    int ncols;          /* header fields */
+    char **names;       /* [ncols] header names */
+    fld *f;             /* [fcap] spans of the current row */
+    int fcap;
+    int nreq;
+    evm__csvcol *cols;  /* [nreq] */
+    int threads;        /* for the column pass */
+    int64_t nrows, cap; /* rows stored, room in the columns */
+    int64_t line;       /* physical line where the current row starts */
+    int64_t nblank, blank_line;   /* blank lines waiting to see whether data follows */
+    int64_t file_size, data_start, piece_off;
+    char *piece;        /* start of the current piece */
+    int grown;
+    /* the batch being built: rows of the current piece, spans of the requested fields */
+    int64_t bn, bcap;
+    uint32_t *row_off;  /* [bcap] */
+    int64_t *row_line;  /* [bcap] */
+    evm__span *spans;   /* [nreq][bcap] */
+    /* the column pass: per column its own context (columns may run in parallel),
+     * error row, status, time spent (to start the slowest first) */
+    evm_ctx **cctx;
+    int64_t *bad_row;
+    int *status;
+    double *cost;
+    int *order;
+    evm__batch batch;
+} csv_reader;
+
+static int count_newlines(const char *s, size_t n)
+{
+    int k = 0;
+    for (const char *e = s + n; (s = memchr(s, '\n', (size_t)(e - s))) != NULL; s++) k++;
+    return k;
+}
+
+/* Closing quote of the quoted field whose content starts at s: NULL with *more set
+ * when the piece ends first.  Sets *esc when the field holds "" pairs. */
+static char *closing_quote(char *s, const char *end, int eof, int *esc, int *more)
+{
+    for (char *q = s;;) {
+        q = memchr(q, '"', (size_t)(end - q));
+        if (!q) {
+            *more = !eof;
+            return NULL;
+        }
+        if (q + 1 < end && q[1] == '"') {
+            *esc = 1;
+            q += 2;
+            continue;
+        }
+        if (q + 1 == end && !eof) {   /* cannot tell a closing quote from "" yet */
+            *more = 1;
+            return NULL;
+        }
+        return q;
+    }
+}
+
+/* Split the row at p into fields; spans of the first `cap` are stored in f.
+ * Returns TOK_ROW, TOK_MORE (the piece ends inside the row) or a quote error. */
+static int tokenize(char *p, const char *end, int eof, fld *f, int cap, tok_row *t)
+{
+    int k = 0, lines = 0, any_esc = 0;
+    for (;;) {
+        char *s = p;
+        size_t n;
+        int quoted = *p == '"', esc = 0, lineoff = lines;
+        if (!quoted) {
+            while (*p != ',' && *p != '\n') p++;
+            n = (size_t)(p - s);
+        } else {
+            int more = 0;
+            char *q = closing_quote(++s, end, eof, &esc, &more);
+            if (!q) {
+                if (more) return TOK_MORE;
+                t->bad_field = k;
+                t->bad_line = lineoff;
+                return TOK_OPEN_QUOTE;
+            }
+            n = (size_t)(q - s);
+            lines += count_newlines(s, n);
+            for (p = q + 1; *p == ' ' || *p == '\t'; p++) continue;
+            if (*p == '\r' && p + 1 == end) {
+                if (!eof) return TOK_MORE;
+                p++;
+            } else if (*p == '\r' && p[1] == '\n') p++;
+            if (*p != ',' && *p != '\n') {
+                t->bad_field = k;
+                t->bad_line = lines;
+                t->bad_char = *p;
+                return TOK_AFTER_QUOTE;
+            }
+            any_esc |= esc;
+        }
+        if (k < cap) {
+            f[k].s = s;
+            f[k].n = (uint32_t)n;
+            f[k].quoted = (uint8_t)quoted;
+            f[k].esc = (uint8_t)esc;
+            f[k].lineoff = (uint32_t)lineoff;
+        }
+        k++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (p == end && !eof) return TOK_MORE;
+        if (!quoted && n && s[n - 1] == '\r' && k <= cap) f[k - 1].n--;   /* CR LF */
+        t->next = p < end ? p + 1 : p;
+        t->nf = k;
+        t->lines = lines;
+        t->any_esc = any_esc;
+        return TOK_ROW;
+    }
+}
+
+/* Collapse "" to " inside a quoted field (the piece belongs to us). */
+static void unescape(fld *fl)
+{
+    char *w = fl->s;
+    for (const char *r = fl->s, *e = fl->s + fl->n; r < e; r++) {
+        *w++ = *r;
+        if (*r == '"') r++;
+    }
+    fl->n = (uint32_t)(w - fl->s);
+}
+
+static int quote_error(const csv_reader *r, int tk, const tok_row *t)
+{
+    long long line = (long long)(r->line + t->bad_line);
+    if (tk == TOK_OPEN_QUOTE)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:%d: unterminated quoted field "
+                         "(no closing '\"' before the end of the file)",
+                         r->path, line, t->bad_field + 1);
+    unsigned char ch = (unsigned char)t->bad_char;
+    if (ch >= 0x20 && ch < 0x7f)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:%d: unexpected '%c' after a closing quote",
+                         r->path, line, t->bad_field + 1, ch);
+    return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:%d: unexpected byte 0x%02x after a closing "
+                     "quote", r->path, line, t->bad_field + 1, ch);
+}
+
+/* ---------------------------------------------------------------- header */
+
+static int grow_fields(csv_reader *r, int n)
+{
+    fld *f = realloc(r->f, (size_t)n * sizeof *f);
+    if (!f) return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    r->f = f;
+    r->fcap = n;
+    return EVM_OK;
+}
+
+static char *field_string(fld *fl)
+{
+    if (fl->esc) unescape(fl);
+    const char *s = fl->s;
+    size_t n = fl->n;
+    if (!fl->quoted) {
+        while (n && (*s == ' ' || *s == '\t')) s++, n--;
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    }
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Parse the header row at *pp.  Returns 1 when the piece ends inside it. */
+static int parse_header(csv_reader *r, char **pp, char *end, int eof)
+{
+    tok_row t;
+    int tk;
+    while ((tk = tokenize(*pp, end, eof, r->f, r->fcap, &t)) == TOK_ROW && t.nf > r->fcap) {
+        if (t.nf > MAX_FIELDS)
+            return evm__fail(r->c, EVM_ERR_CSV, "%s:1: the header has more than %d fields",
+                             r->path, MAX_FIELDS);
+        int st = grow_fields(r, t.nf);
+        if (st < 0) return st;
+    }
+    if (tk == TOK_MORE) return 1;
+    if (tk != TOK_ROW) return quote_error(r, tk, &t);
+    if (t.nf == 1 && !r->f[0].quoted && r->f[0].n == 0)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:1: the header row is blank", r->path);
+    r->names = calloc((size_t)t.nf, sizeof *r->names);
+    if (!r->names) return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    r->ncols = t.nf;
+    for (int k = 0; k < t.nf; k++)
+        if (!(r->names[k] = field_string(&r->f[k])))
+            return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    r->line = 2 + t.lines;
+    *pp = t.next;
+    return EVM_OK;
+}
+
+/* "a, b, c" (at most LIST_MAX names, then ", ...") */
+static void list_names(const csv_reader *r, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < r->ncols && used < size; k++) {
+        int w = k == LIST_MAX ? snprintf(buf + used, size - used, ", ...")
+                              : snprintf(buf + used, size - used, "%s%s", k ? ", " : "",
+                                         r->names[k]);
+        if (w < 0 || k == LIST_MAX) break;
+        used += (size_t)w;
+    }
+}
+
+/* Field index of each requested column. */
+static int resolve(csv_reader *r, const evm_colreq *req)
+{
+    r->cols = calloc((size_t)(r->nreq ? r->nreq : 1), sizeof *r->cols);
+    if (!r->cols) return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    for (int i = 0; i < r->nreq; i++) {
+        int field = -1, count = 0, second = -1;
+        for (int k = 0; k < r->ncols; k++) {
+            if (strcmp(r->names[k], req[i].name) != 0) continue;
+            if (count++ == 0) field = k;
+            else if (second < 0) second = k;
+        }
+        if (count == 0) {
+            char list[800];
+            list_names(r, list, sizeof list);
+            return evm__fail(r->c, EVM_ERR_COLUMN, "%s:1: no column '%s' in the header "
+                             "(columns: %s)", r->path, req[i].name, list);
+        }
+        if (count > 1)
+            return evm__fail(r->c, EVM_ERR_COLUMN, "%s:1: column '%s' is ambiguous: the "
+                             "header has it %d times (fields %d and %d)", r->path,
+                             req[i].name, count, field + 1, second + 1);
+        evm__csvcol_init(&r->cols[i], r->path, req[i].name, field, req[i].as);
+    }
+    return EVM_OK;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+#define BATCH_ROWS ((int64_t)1 << 17)
+enum { SCAN_PIECE = 0, SCAN_FULL = 1 };
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Batch arrays and the per-column state of the column pass. */
+static int setup_batches(csv_reader *r)
+{
+    int nq = r->nreq ? r->nreq : 1;
+    r->bcap = BATCH_ROWS;
+    r->row_off = evm__malloc((size_t)r->bcap, sizeof *r->row_off);
+    r->row_line = evm__malloc((size_t)r->bcap, sizeof *r->row_line);
+    r->spans = evm__malloc_huge((size_t)r->bcap * (size_t)nq, sizeof *r->spans);
+    r->cctx = calloc((size_t)nq, sizeof *r->cctx);
+    r->bad_row = calloc((size_t)nq, sizeof *r->bad_row);
+    r->status = calloc((size_t)nq, sizeof *r->status);
+    r->cost = calloc((size_t)nq, sizeof *r->cost);
+    r->order = calloc((size_t)nq, sizeof *r->order);
+    if (!r->row_off || !r->row_line || !r->spans || !r->cctx || !r->bad_row || !r->status ||
+        !r->cost || !r->order)
+        return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    for (int i = 0; i < r->nreq; i++)
+        if (!(r->cctx[i] = evm_ctx_create()))
+            return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    return EVM_OK;
+}
+
+/* One more row in the batch: where it starts and its requested fields. */
+static void batch_row(csv_reader *r, const char *row_start, int64_t line, const fld *f)
+{
+    int64_t k = r->bn++;
+    r->row_off[k] = (uint32_t)(row_start - r->piece);
+    r->row_line[k] = line;
+    for (int i = 0; i < r->nreq; i++) {
+        const fld *fl = &f[r->cols[i].field];
+        evm__span *sp = &r->spans[(int64_t)i * r->bcap + k];
+        sp->off = (uint32_t)(fl->s - r->piece);
+        sp->len = fl->n | (fl->quoted ? EVM__SPAN_QUOTED : 0);
+    }
+}
+
+/* Blank lines followed by data: rows of one missing value in a one-column file (as many
+ * as the batch has room for, keeping one slot), an error otherwise. */
+static int flush_blanks(csv_reader *r, char *row_start)
+{
+    if (r->ncols != 1)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:1: blank line, the header has %d "
+                         "fields", r->path, (long long)r->blank_line, r->ncols);
+    fld empty = {row_start, 0, 0, 0, 0};
+    while (r->nblank > 0 && r->bn < r->bcap - 1) {
+        batch_row(r, row_start, r->blank_line++, &empty);
+        r->nblank--;
+    }
+    return r->nblank ? SCAN_FULL : EVM_OK;
+}
+
+/* Check a tokenized row and add it to the batch.  SCAN_FULL: not taken, no room. */
+static int take_row(csv_reader *r, const tok_row *t, char *row_start)
+{
+    fld *f = r->f;
+    if (t->nf == 1 && !f[0].quoted && f[0].n == 0) {
+        if (r->nblank++ == 0) r->blank_line = r->line;
+        return EVM_OK;
+    }
+    int st;
+    if (r->nblank && (st = flush_blanks(r, row_start)) != EVM_OK) return st;
+    if (t->nf != r->ncols)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:%d: row has %d field%s, the header has %d",
+                         r->path, (long long)r->line, t->nf < r->ncols ? t->nf : r->ncols + 1,
+                         t->nf, t->nf == 1 ? "" : "s", r->ncols);
+    if (t->any_esc)
+        for (int k = 0; k < r->ncols; k++)
+            if (f[k].esc) unescape(&f[k]);
+    batch_row(r, row_start, r->line, f);
+    return EVM_OK;
+}
+
+/* Tokenize rows from *pp into the batch until the piece ends inside a row (SCAN_PIECE),
+ * the batch is full (SCAN_FULL) or a row is malformed (error). */
+static int scan_batch(csv_reader *r, char **pp, char *end, int eof)
+{
+    char *p = *pp;
+    int st = SCAN_PIECE;
+    while (p < end) {
+        if (r->bn == r->bcap) {
+            st = SCAN_FULL;
+            break;
+        }
+        tok_row t;
+        int tk = tokenize(p, end, eof, r->f, r->ncols, &t);
+        if (tk == TOK_MORE) break;
+        if (tk != TOK_ROW) {
+            st = quote_error(r, tk, &t);
+            break;
+        }
+        if ((st = take_row(r, &t, p)) != EVM_OK) break;
+        st = SCAN_PIECE;
+        r->line += 1 + t.lines;
+        p = t.next;
+    }
+    *pp = p;
+    return st;
+}
+
+/* Room for the batch in every column.  The first time, estimate the total from the
+ * bytes per row so far, bounded by the file size (a row takes at least one byte). */
+static int reserve_rows(csv_reader *r, const char *scan_end)
+{
+    int64_t need = r->nrows + r->bn;
+    if (need <= r->cap && r->cap > 0) return EVM_OK;
+    int64_t cap = need > r->cap + r->cap / 2 ? need : r->cap + r->cap / 2;
+    int64_t done = r->piece_off + (int64_t)(scan_end - r->piece) - r->data_start;
+    if (!r->grown && r->file_size > 0 && done > 0) {
+        double rows = (double)need * (double)(r->file_size - r->data_start) / (double)done;
+        int64_t est = (int64_t)(rows * 1.03) + 1024;
+        if (est > r->file_size) est = r->file_size;
+        if (est > cap) cap = est;
+    }
+    r->grown = 1;
+    for (int i = 0; i < r->nreq; i++) {
+        int st = evm__csvcol_reserve(&r->cols[i], cap, r->c);
+        if (st < 0) return st;
+    }
+    r->cap = cap;
+    return EVM_OK;
+}
+
+static void column_task(void *arg, int task)
+{
+    csv_reader *r = arg;
+    int i = r->order[task];
+    double t0 = now_seconds();
+    r->status[i] = evm__csvcol_put_batch(&r->cols[i], &r->batch, r->spans + (int64_t)i * r->bcap,
+                                         &r->bad_row[i], r->cctx[i]);
+    r->cost[i] = now_seconds() - t0;
+}
+
+/* Store the batch in every column (columns in parallel, slowest first).  The error of
+ * the earliest row wins (then the first request), as if read row by row. */
+static int run_batch(csv_reader *r, const char *scan_end)
+{
+    if (r->bn == 0) return EVM_OK;
+    int st = reserve_rows(r, scan_end);
+    if (st < 0) return st;
+    r->batch = (evm__batch){r->piece, r->bn, r->nrows, r->row_off, r->row_line};
+    for (int i = 0; i < r->nreq; i++) {       /* insertion sort by cost, descending */
+        int j = i;
+        for (; j > 0 && r->cost[r->order[j - 1]] < r->cost[i]; j--) r->order[j] = r->order[j - 1];
+        r->order[j] = i;
+    }
+    evm__parallel_for(r->nreq, r->threads, column_task, r);
+    int worst = -1;
+    for (int i = 0; i < r->nreq; i++)
+        if (r->status[i] < 0 && (worst < 0 || r->bad_row[i] < r->bad_row[worst])) worst = i;
+    if (worst >= 0)
+        return evm__fail(r->c, r->status[worst], "%s", evm_ctx_message(r->cctx[worst]));
+    r->nrows += r->bn;
+    r->bn = 0;
+    return EVM_OK;
+}
+
+/* Every row of the piece from *pp on; stops at a row the piece cuts (*pp points to it).
+ * A malformed row is reported after the rows before it are stored (their errors come
+ * first in the file). */
+static int parse_rows(csv_reader *r, char **pp, char *end, int eof)
+{
+    for (;;) {
+        int scan = scan_batch(r, pp, end, eof);
+        int st = run_batch(r, *pp);
+        if (st < 0) return st;
+        if (scan < 0) return scan;
+        if (scan == SCAN_PIECE) return EVM_OK;
+    }
+}
+
+/* ---------------------------------------------------------------- read loop */
+
+static void reader_free(csv_reader *r)
+{
+    for (int i = 0; i < r->nreq && r->cols; i++) evm__csvcol_free(&r->cols[i]);
+    for (int i = 0; i < r->nreq && r->cctx; i++) evm_ctx_destroy(&r->cctx[i]);
+    free(r->cols);
+    free(r->cctx);
+    free(r->bad_row);
+    free(r->status);
+    free(r->cost);
+    free(r->order);
+    free(r->row_off);
+    free(r->row_line);
+    free(r->spans);
+    if (r->names) evm_strv_free(&r->names, r->ncols);
+    free(r->f);
+}
+
+/* Start of a piece: the sentinel, and on the first piece the BOM and the empty check. */
+static int begin_piece(csv_reader *r, char *buf, size_t len, int eof, char **p)
+{
+    buf[len] = '\n';
+    *p = buf;
+    if (r->piece) return EVM_OK;
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) *p += 3;
+    if (eof && *p == buf + len)
+        return evm__fail(r->c, EVM_ERR_CSV, "%s: empty file (no header row)", r->path);
+    return EVM_OK;
+}
+
+/* Stream the file: the header, then (unless header_only) every row. */
+static int read_file(csv_reader *r, evm__chunkrd *rd, const evm_colreq *req, int header_only)
+{
+    size_t keep = 0, len = 0;
+    int have_header = 0, eof = 0;
+    while (!eof) {
+        char *buf, *p;
+        int64_t off = r->piece ? r->piece_off + (int64_t)(len - keep) : 0;
+        int st = evm__chunkrd_next(rd, keep, &buf, &len, &eof, r->c);
+        if (st >= 0) st = begin_piece(r, buf, len, eof, &p);
+        if (st < 0) return st;
+        r->piece = buf;
+        r->piece_off = off;
+        if (!have_header) {
+            if ((st = parse_header(r, &p, buf + len, eof)) < 0) return st;
+            have_header = st == 0;
+            if (have_header && header_only) return EVM_OK;
+            if (have_header) {
+                r->data_start = off + (p - buf);
+                if ((st = resolve(r, req)) < 0 || (st = setup_batches(r)) < 0) return st;
+            }
+        }
+        if (have_header && (st = parse_rows(r, &p, buf + len, eof)) < 0) return st;
+        keep = (size_t)(buf + len - p);
+        if (keep > EVM__MAX_CARRY)
+            return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld: row longer than %d MB (an "
+                             "unterminated quoted field?)", r->path,
+                             (long long)(have_header ? r->line : 1),
+                             (int)(EVM__MAX_CARRY >> 20));
+    }
+    return EVM_OK;
+}
+
+/* Everything read: the frame with the columns and the file's provenance. */
+static int build_frame(csv_reader *r, evm__chunkrd *rd, evm_frame **out)
+{
+    char hex[65];
+    int st = evm__chunkrd_sha256(rd, hex, r->c);
+    if (st < 0) return st;
+    evm_frame *f = evm_frame_create(r->nrows, r->c);
+    if (!f) return EVM_ERR_NOMEM;
+    for (int i = 0; i < r->nreq && st >= 0; i++)
+        st = evm__csvcol_finish(&r->cols[i], r->nrows, f, r->c);
+    if (st >= 0) st = evm__frame_set_source(f, r->path, hex, r->nrows, r->c);
+    if (st < 0) {
+        evm_frame_destroy(&f);
+        return st;
+    }
+    *out = f;
+    return EVM_OK;
+}
+
+int evm_csv_read(const char *path, const evm_colreq *req, int nreq, evm_frame **out,
+                 evm_ctx *c)
+{
+    if (out) *out = NULL;
+    if (!path || !out || nreq < 0 || (nreq > 0 && !req))
+        return evm__fail(c, EVM_ERR_ARG, "evm_csv_read: invalid arguments");
+    for (int i = 0; i < nreq; i++)
+        if (!req[i].name || (req[i].as != EVM_AS_AUTO && req[i].as != EVM_AS_FACTOR))
+            return evm__fail(c, EVM_ERR_ARG, "evm_csv_read: request %d is invalid", i + 1);
+    int threads = c ? evm_ctx_threads(c) : 1;
+    csv_reader r = {.path = path, .c = c, .nreq = nreq, .line = 1,
+                    .threads = threads < nreq ? threads : nreq};
+    evm__chunkrd *rd = NULL;
+    int st = evm__chunkrd_open(path, threads, &rd, c);
+    if (st >= 0) {
+        r.file_size = evm__chunkrd_size(rd);
+        st = read_file(&r, rd, req, 0);
+    }
+    if (st >= 0) st = build_frame(&r, rd, out);
+    evm__chunkrd_close(&rd);
+    reader_free(&r);
+    return st < 0 ? st : EVM_OK;
+}
+
+int evm_csv_header(const char *path, char ***names, int *n, evm_ctx *c)
+{
+    if (names) *names = NULL;
+    if (n) *n = 0;
+    if (!path || !names || !n)
+        return evm__fail(c, EVM_ERR_ARG, "evm_csv_header: invalid arguments");
+    csv_reader r = {.path = path, .c = c, .line = 1};
+    evm__chunkrd *rd = NULL;
+    int st = evm__chunkrd_open(path, 1, &rd, c);
+    if (st >= 0) st = read_file(&r, rd, NULL, 1);
+    evm__chunkrd_close(&rd);
+    if (st >= 0) {
+        *names = r.names;
+        *n = r.ncols;
+        r.names = NULL;
+    }
+    reader_free(&r);
+    return st < 0 ? st : EVM_OK;
+}
+
+void evm_strv_free(char ***v, int n)
+{
+    if (!v || !*v) return;
+    for (int i = 0; i < n; i++) free((*v)[i]);
+    free(*v);
+    *v = NULL;
+}

@@ -1,0 +1,150 @@
+/* data_internal.h — shared inside engine/data: number parsing and printing, the string
+ * table behind factor coding, level finishing, the chunked file reader, and the frame
+ * calls the CSV reader uses to hand over columns without copying.  Not installed. */
+#ifndef EVM_DATA_INTERNAL_H
+#define EVM_DATA_INTERNAL_H
+
+#include "internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- hugemem.c */
+/* Large arrays (millions of rows) backed by transparent huge pages where available:
+ * first-touch page faults otherwise dominate filling them on virtual machines.
+ * evm__grow_huge moves [old_count] elements to a new block of new_count (count * size
+ * checked) and frees the old one; NULL (old block untouched) on failure. */
+void *evm__malloc_huge(size_t count, size_t size);
+void *evm__calloc_huge(size_t count, size_t size);
+void *evm__grow_huge(void *p, size_t old_count, size_t new_count, size_t size);
+
+/* ---------------------------------------------------------------- numparse.c */
+/* Parse exactly the bytes [s, s+n) as a decimal number:
+ *   [+-] digits [. digits] [(e|E) [+-] digits]   (at least one mantissa digit)
+ * No spaces, no hex, no NaN/Inf words.  The result is correctly rounded (identical to
+ * strtod in the C locale); overflow gives ±Inf, underflow ±0.
+ * Returns 1 (number, *out set), 0 (not a number) or EVM_ERR_NOMEM (a very long number
+ * needed a scratch copy that could not be allocated). */
+int evm__parse_number(const char *s, size_t n, double *out);
+/* 1 if [s, s+n) is NaN, Inf or Infinity (any case) with an optional sign. */
+int evm__is_nonfinite_word(const char *s, size_t n);
+
+/* ---------------------------------------------------------------- numformat.c */
+/* Format a finite double as R's as.character() does (15 significant digits, fixed
+ * notation unless scientific is narrower: 1e+05, 123456, 0.1, 1e-20).  -0 prints "0".
+ * Writes at most size bytes including the NUL (fixed notation is only chosen when it is
+ * no wider than scientific, so 32 bytes always suffice).  Returns the length. */
+int evm__format_r_double(double x, char *buf, size_t size);
+
+/* ---------------------------------------------------------------- strtab.c */
+/* A string -> int32 code table (open addressing); codes in order of first appearance.
+ * Strings are stored NUL-terminated in one arena. */
+typedef struct evm__strtab evm__strtab;
+
+evm__strtab *evm__strtab_create(void);      /* NULL when out of memory */
+void evm__strtab_destroy(evm__strtab **t);
+/* Code of [s, s+n), inserting it if new (*is_new = 1).  Returns -1 when out of memory
+ * or past EVM__MAX_LEVELS. */
+int32_t evm__strtab_intern(evm__strtab *t, const char *s, size_t n, int *is_new);
+int32_t evm__strtab_count(const evm__strtab *t);
+const char *evm__strtab_str(const evm__strtab *t, int32_t code, size_t *len);
+
+#define EVM__MAX_LEVELS (INT32_MAX / 2)
+
+/* ---------------------------------------------------------------- levels.c */
+/* Factor levels built from a string table.  `codes` [n] hold first-appearance codes
+ * (-1 missing) and are rewritten in place to the final level order.
+ *   values == NULL: levels are the distinct strings in byte order (strcmp, C locale).
+ *   values != NULL: values[k] is the number that string k spells; levels are the
+ *                   distinct values in increasing order, labelled as R prints them.
+ * output: *labels (one block holding every label), *levels [*nlevels] pointers into it.
+ * Errors: EVM_ERR_NOMEM (nothing allocated is left). */
+int evm__levels_finish(const evm__strtab *t, const double *values, int32_t *codes,
+                       int64_t n, char **labels, char ***levels, int32_t *nlevels);
+
+/* ---------------------------------------------------------------- chunkread.c */
+/* Streams a file in large chunks and computes its SHA-256 on the way.  With threads >= 2
+ * a second thread reads ahead and hashes while the caller parses. */
+typedef struct evm__chunkrd evm__chunkrd;
+
+#define EVM__CHUNK_BYTES ((size_t)8 << 20)
+#define EVM__MAX_CARRY ((size_t)64 << 20)   /* longest row (bytes) the reader accepts */
+
+/* Errors: EVM_ERR_IO "FILE: cannot open: <strerror>", EVM_ERR_NOMEM. */
+int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx *c);
+/* The next piece of the file.  The last `keep` bytes of the previous piece (an
+ * incomplete row) come first, then new data: [*buf, *buf + *len).  (*buf)[*len] is a
+ * writable spare byte and the caller may modify the piece.  *eof is set on the piece
+ * that ends the file.  keep must be <= EVM__MAX_CARRY.
+ * Errors: EVM_ERR_IO "FILE: cannot read: <strerror>", EVM_ERR_NOMEM. */
+int evm__chunkrd_next(evm__chunkrd *r, size_t keep, char **buf, size_t *len, int *eof,
+                      evm_ctx *c);
+/* Size of the file in bytes (fstat), -1 when not a regular file. */
+int64_t evm__chunkrd_size(const evm__chunkrd *r);
+/* SHA-256 of every byte read so far as 64 lowercase hex digits (after the last piece:
+ * of the whole file). */
+int evm__chunkrd_sha256(evm__chunkrd *r, char hex[65], evm_ctx *c);
+void evm__chunkrd_close(evm__chunkrd **r);
+
+/* ---------------------------------------------------------------- frame.c */
+/* Append a column that takes ownership of its arrays (freed even on failure).
+ * Numeric: x [nrows].  Factor: codes [nrows], levels [nlevels] pointing into labels. */
+int evm__frame_adopt_numeric(evm_frame *f, const char *name, double *x, evm_ctx *c);
+int evm__frame_adopt_factor(evm_frame *f, const char *name, int32_t *codes, char *labels,
+                            char **levels, int32_t nlevels, evm_ctx *c);
+int evm__frame_set_source(evm_frame *f, const char *path, const char *sha256,
+                          int64_t rows_read, evm_ctx *c);
+
+/* ---------------------------------------------------------------- csvcol.c */
+/* One requested CSV column while a file is read: typing, storage and value errors.
+ * Rows arrive in batches: the reader tokenizes a batch of rows into spans, then every
+ * column stores its fields of the batch (columns are independent, so they may run on
+ * different threads; each column sees its rows in file order). */
+enum { EVM__KIND_UNDECIDED, EVM__KIND_NUMERIC, EVM__KIND_FACTOR };
+
+typedef struct {
+    uint32_t off;           /* field start: offset in the piece */
+    uint32_t len;           /* length; bit 31 set when the field was quoted */
+} evm__span;
+
+#define EVM__SPAN_QUOTED 0x80000000u
+
+typedef struct {
+    const char *piece;      /* the bytes the offsets point into */
+    int64_t n;              /* rows in the batch */
+    int64_t row0;           /* frame row of the first */
+    const uint32_t *row_off;    /* [n] offset of each row's first byte in the piece */
+    const int64_t *row_line;    /* [n] physical line where each row starts */
+} evm__batch;
+
+typedef struct {
+    const char *path;       /* for messages */
+    const char *name;       /* as requested */
+    int field;              /* 0-based field index in the header */
+    evm_as as;
+    int kind;               /* EVM__KIND_* */
+    int64_t cap;            /* rows the arrays hold */
+    double *num;            /* numeric storage */
+    int32_t *codes;         /* factor storage (first-appearance codes while reading) */
+    evm__strtab *tab;
+    double *vals;           /* EVM_AS_FACTOR: number spelled by string k */
+    int32_t vals_cap;
+    int all_numeric;        /* EVM_AS_FACTOR: every string so far is a finite number */
+    int32_t last_code;      /* code of the previous value (runs of equal ids) */
+    int64_t first_line;     /* line of the value that fixed an AUTO column's type */
+} evm__csvcol;
+
+void evm__csvcol_init(evm__csvcol *col, const char *path, const char *name, int field,
+                      evm_as as);
+/* Make room for `cap` rows.  Errors: EVM_ERR_NOMEM. */
+int evm__csvcol_reserve(evm__csvcol *col, int64_t cap, evm_ctx *c);
+/* Store the column's fields of batch b (spans[k] is the field of row k).  Unquoted
+ * fields are trimmed of spaces and tabs here.  On error *bad_row is the batch row.
+ * Errors: EVM_ERR_TYPE (mix), EVM_ERR_VALUE (NaN/Inf/overflow), EVM_ERR_NOMEM. */
+int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
+                          int64_t *bad_row, evm_ctx *c);
+/* Hand the column (nrows rows) to the frame; the column is emptied either way. */
+int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_frame *f, evm_ctx *c);
+void evm__csvcol_free(evm__csvcol *col);
+
+#endif
