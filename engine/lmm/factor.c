@@ -98,6 +98,17 @@ static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk 
             }
         return;
     }
+    if (dense_left && qj == 1 && qk == 1) {
+        for (int64_t c = 0; c < tj->nl; c++) {
+            const double *Lc = Ld + c * ldl;
+            for (int64_t f = ro->colptr[c]; f < ro->colptr[c + 1]; f++) {
+                const double rv = ro->L[f];
+                double *Mc = M + ro->rowlev[f] * ldm;
+                for (int64_t r = 0; r < rows; r++) Mc[r] -= Lc[r] * rv;
+            }
+        }
+        return;
+    }
     for (int64_t c = 0; c < tj->nl; c++)
         for (int64_t f = ro->colptr[c]; f < ro->colptr[c + 1]; f++) {
             const double *C = ro->L + f * qk * qj;
@@ -158,6 +169,24 @@ static int factor_diag(evm_lmm *m, int k)
 {
     evm__term *tk = &m->t[k];
     const int q = tk->q;
+    if (!tk->dense && q == 1) {   /* scalar random intercepts: the common case */
+        const double t2 = tk->T[0] * tk->T[0];
+        for (int64_t c = 0; c < tk->nl; c++) tk->L[c] = t2 * tk->A[c] + 1.0;
+        for (int j = 0; j < k; j++) {
+            const evm__offblk *kj = evm__off(m, k, j);
+            if (m->t[j].q == 1)
+                for (int64_t c = 0; c < m->t[j].nl; c++) tk->L[kj->rowlev[c]] -= kj->L[c] * kj->L[c];
+            else
+                for (int64_t c = 0; c < m->t[j].nl; c++)
+                    sub_outer(1, 1, m->t[j].q, kj->L + c * m->t[j].q, 1, kj->L + c * m->t[j].q, 1,
+                              tk->L + kj->rowlev[c], 1);
+        }
+        for (int64_t c = 0; c < tk->nl; c++) {
+            if (!(tk->L[c] > 0.0)) return -1;
+            tk->L[c] = sqrt(tk->L[c]);
+        }
+        return 0;
+    }
     if (!tk->dense) {
         for (int64_t c = 0; c < tk->nl; c++) {
             double *D = tk->L + c * q * q;
@@ -200,6 +229,25 @@ static void factor_below(evm_lmm *m, int i, int k)
     evm__offblk *ob = evm__off(m, i, k);
     const evm__term *ti = &m->t[i], *tk = &m->t[k];
     const int qi = ti->q, qk = tk->q, qq = qi * qk;
+    if (ob->type != EVM__BLK_DENSE && qq == 1) {   /* scalar terms */
+        const double tt = ti->T[0] * tk->T[0];
+        for (int64_t e = 0; e < ob->colptr[tk->nl]; e++) ob->L[e] = tt * ob->A[e];
+        if (ob->type == EVM__BLK_NESTED)
+            for (int j = 0; j < k; j++) {
+                const evm__offblk *ij = evm__off(m, i, j), *kj = evm__off(m, k, j);
+                const int qj = m->t[j].q;
+                for (int64_t c = 0; c < m->t[j].nl; c++) {
+                    double s = 0.0;
+                    for (int l = 0; l < qj; l++) s += ij->L[c * qj + l] * kj->L[c * qj + l];
+                    ob->L[kj->rowlev[c]] -= s;
+                }
+            }
+        for (int64_t c = 0; c < tk->nl; c++) {
+            const double d = tk->L[c];
+            for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) ob->L[e] /= d;
+        }
+        return;
+    }
     if (ob->type != EVM__BLK_DENSE) {
         for (int64_t e = 0; e < ob->colptr[tk->nl]; e++)
             scale_block(qi, qk, ti->T, ob->A + e * qq, tk->T, ob->L + e * qq);
@@ -239,6 +287,10 @@ static void factor_xrows(evm_lmm *m, int k)
 {
     evm__term *tk = &m->t[k];
     const int q = tk->q, px = m->px;
+    if (q == 1) {
+        const double t = tk->T[0];
+        for (int64_t a = 0; a < tk->nl * px; a++) tk->LX[a] = tk->AX[a] * t;
+    } else
     for (int64_t c = 0; c < tk->nl; c++)
         for (int b = 0; b < q; b++) {
             double *out = tk->LX + (c * q + b) * px;

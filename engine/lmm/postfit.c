@@ -129,7 +129,7 @@ static void condvar_nested(evm_lmm *m, int k)
     int64_t lev[8];
     for (int64_t c = 0; c < tk->nl; c++) {
         /* X_k = L_kk[c]⁻¹ */
-        memset(X[k], 0, sizeof X[k]);
+        for (int a = 0; a < qk * qk; a++) X[k][a] = 0.0;
         for (int a = 0; a < qk; a++) {
             X[k][a + a * qk] = 1.0;
             evm__solve_ln_small(qk, tk->L + c * qk * qk, X[k] + a * qk);
@@ -139,10 +139,10 @@ static void condvar_nested(evm_lmm *m, int k)
             const evm__term *ti = &m->t[i];
             const int qi = ti->q;
             lev[i] = evm__off(m, i, i - 1)->rowlev[lev[i - 1]];
-            memset(X[i], 0, sizeof X[i]);
+            for (int a = 0; a < qi * qk; a++) X[i][a] = 0.0;
             for (int j = k; j < i; j++) {
-                const double *B = evm__off(m, i, j)->L + lev[j] * qi * m->t[j].q;
                 const int qj = m->t[j].q;
+                const double *B = evm__off(m, i, j)->L + lev[j] * qi * qj;
                 for (int b = 0; b < qk; b++)
                     for (int a = 0; a < qi; a++) {
                         double s = 0.0;
@@ -153,7 +153,7 @@ static void condvar_nested(evm_lmm *m, int k)
             for (int b = 0; b < qk; b++)
                 evm__solve_ln_small(qi, ti->L + lev[i] * qi * qi, X[i] + b * qi);
         }
-        memset(G, 0, sizeof G);
+        for (int a = 0; a < qk * qk; a++) G[a] = 0.0;
         for (int i = k; i < K; i++) {
             const int qi = m->t[i].q;
             for (int b = 0; b < qk; b++)
