@@ -77,6 +77,12 @@ double evm__lmm_factor(evm_lmm *m, const double *theta);
 /* postfit.c: β, σ, vcov, modes, conditional variances, residual quantiles. */
 int evm__lmm_postfit(evm_lmm *m, evm_ctx *c);
 
+/* vp.c: the deviance at (θ, σ) not profiled over σ — REML or ML as the fit — with Var(β)
+ * at (θ, σ) into vcov (p×p, may be NULL); HUGE_VAL where not finite.  It refactors at θ:
+ * call evm__lmm_restore(m) afterwards to put the factor back at the fitted θ̂. */
+double evm__lmm_deviance_vp(evm_lmm *m, const double *theta, double sigma, double *vcov);
+int evm__lmm_restore(evm_lmm *m);
+
 /* fit.c: the optimiser's return code as NLopt names it. */
 const char *evm__lmm_opt_message(const evm_lmm *m);
 

@@ -138,7 +138,8 @@ typedef struct {
     const char *const *ref_level;
     int max_eval;           /* optimiser evaluation limit; <= 0: default */
     double ftol_rel;        /* <= 0: default (lme4's nloptwrap: 1e-12) */
-    double xtol_abs;        /* <= 0: default (1e-8) */
+    double xtol_abs;        /* <= 0: default (1e-10) */
+    const char *cluster;    /* extra factor column kept for cluster-robust SEs, or NULL */
 } evm_lmm_opts;
 
 void evm_lmm_opts_default(evm_lmm_opts *o);
@@ -219,6 +220,36 @@ typedef struct {
     /* /data */
     int64_t rows_read, rows_used, rows_dropped;
     char *drop_reason;
+
+    /* ---- inference (present when requested; counts 0 / pointers NULL otherwise) ---- */
+    double *vcov_adj;          /* /fixef/vcov_adj: Kenward-Roger adjusted Var(β), p × p */
+    /* /contrasts: --contrast NAME=EXPR, one row each */
+    int ncontrasts;
+    char **con_name, **con_expr;
+    double *con_L;             /* [ncontrasts × p] row-major weights on the coefficients */
+    double *con_est, *con_se, *con_df, *con_t, *con_p;
+    /* /anova: F test of every fixed-effect term (lmerTest's anova(type = 3)) */
+    int nanova;
+    char **anova_term;
+    double *anova_F, *anova_ndf, *anova_ddf, *anova_p;
+    /* /ci: confidence intervals in lme4's confint() order and names
+       (".sig01", ..., ".sigma", then the fixed effects) */
+    int nci;
+    char *ci_method;           /* "profile", "wald" or "boot" */
+    double ci_level;
+    char **ci_param;
+    double *ci_lower, *ci_upper;
+    /* /bootstrap: parametric bootstrap replicates */
+    int64_t nboot, nboot_ok, boot_seed;
+    int nbootpar;
+    char **boot_param;         /* as ci_param */
+    double *boot_est;          /* [nboot × nbootpar] row-major; NaN rows for failed refits */
+    double *boot_lower, *boot_upper;   /* percentile interval at ci_level */
+    /* /robust: cluster-robust (CR2) standard errors of the fixed effects */
+    char *robust_cluster;
+    int64_t robust_nclusters;
+    double *robust_se, *robust_df, *robust_t, *robust_p;
+    double *robust_vcov;       /* p × p */
 } evm_result;
 
 /* A fresh copy of a fitted model's results (provenance fields left empty). */
@@ -226,6 +257,59 @@ int evm_lmm_result(const evm_lmm *m, evm_result **out, evm_ctx *c);
 void evm_result_free(evm_result **r);
 /* Print the lme4-like summary (as `evalmix fit` and `evalmix show` do). */
 void evm_result_print(FILE *out, const evm_result *r);
+
+/* ---------------------------------------------------------------- inference */
+/* Denominator degrees of freedom for t and F tests of fixed effects. */
+typedef enum {
+    EVM_DDF_NONE = 0,          /* no df, t only (lme4) */
+    EVM_DDF_SATTERTHWAITE = 1, /* as lmerTest (the default of `fit`) */
+    EVM_DDF_KENWARD_ROGER = 2, /* as pbkrtest: adjusted Var(β) and df */
+    EVM_DDF_RESIDUAL = 3       /* n - p */
+} evm_ddf;
+
+/* "satterthwaite", "kenward-roger", "residual", "none"; EVM_ERR_ARG otherwise. */
+int evm_ddf_parse(const char *s, evm_ddf *out, evm_ctx *c);
+const char *evm_ddf_name(evm_ddf d);
+
+/* What to infer after a fit (evm_lmm_infer). */
+typedef struct {
+    evm_ddf ddf;
+    int ncontrasts;            /* --contrast NAME=EXPR */
+    const char *const *contrast_name;
+    const char *const *contrast_expr;
+    int anova;                 /* F tests per term */
+    const char *ci;            /* NULL, "wald", "profile" or "boot" */
+    double level;              /* confidence level, default 0.95 */
+    int64_t nboot;             /* --bootstrap N (0: none) */
+    int64_t seed;
+    const char *robust;        /* cluster variable for CR2 SEs, or NULL */
+    void (*progress)(void *arg, int64_t done, int64_t total);   /* may be NULL */
+    void *progress_arg;
+} evm_infer_opts;
+
+void evm_infer_opts_default(evm_infer_opts *o);
+
+/* Fill the inference parts of r (df, t, p of /fixef, contrasts, anova, intervals,
+ * bootstrap, robust SEs) for the fitted model m.  The robust cluster variable must have
+ * been named in evm_lmm_opts.cluster when the model was created.
+ * Errors: EVM_ERR_ARG (bad contrast expression: message names the position, caret set),
+ * EVM_ERR_NUMERIC; warnings as for fits (e.g. failed bootstrap refits). */
+int evm_lmm_infer(evm_lmm *m, const evm_infer_opts *o, evm_result *r, evm_ctx *c);
+
+/* Weights of a linear contrast of coefficients, e.g. "0.5*treat:year1 + 0.5*treat:year2"
+ * or "treat - treat:year2", over the p coefficient names.  Errors: EVM_ERR_ARG with a
+ * caret under the offending position ("unknown coefficient 'x'", "expected a name"). */
+int evm_contrast_parse(const char *expr, char *const *names, int p, double *weights,
+                       evm_ctx *c);
+
+/* Distribution functions, as R's (lower_tail = 1: P[X <= x]). */
+double evm_pnorm(double x, int lower_tail);
+double evm_qnorm(double p, int lower_tail);
+double evm_pt(double t, double df, int lower_tail);
+double evm_qt(double p, double df, int lower_tail);
+double evm_pf(double f, double df1, double df2, int lower_tail);
+double evm_pchisq(double x, double df, int lower_tail);
+double evm_qchisq(double p, double df, int lower_tail);
 
 /* ---------------------------------------------------------------- HDF5 result files */
 /* Write one fit to `path` atomically (a temporary name in the same folder, then rename).
