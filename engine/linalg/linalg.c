@@ -35,6 +35,14 @@ void evm__syrk_add(int64_t n, int64_t k, const double *a, int64_t lda, double *c
                 1.0, c, (int)ldc);
 }
 
+void evm__syrk_t_add(int64_t n, int64_t k, const double *a, int64_t lda, double *c,
+                     int64_t ldc)
+{
+    if (n <= 0 || k <= 0) return;
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)n, (int)k, 1.0, a, (int)lda, 1.0,
+                c, (int)ldc);
+}
+
 int evm__potrf(int64_t n, double *a, int64_t lda)
 {
     if (n <= 0) return 0;

@@ -20,6 +20,9 @@ void evm__syrk_sub(int64_t n, int64_t k, const double *a, int64_t lda, double *c
 /* lower triangle of C (n×n) += A (n×k) Aᵀ  (beta = 1) */
 void evm__syrk_add(int64_t n, int64_t k, const double *a, int64_t lda, double *c,
                    int64_t ldc);
+/* lower triangle of C (n×n) += Aᵀ A, A (k×n) */
+void evm__syrk_t_add(int64_t n, int64_t k, const double *a, int64_t lda, double *c,
+                     int64_t ldc);
 /* Cholesky of the lower triangle in place; 0 ok, > 0 the (1-based) column where the
  * matrix is not positive definite. */
 int evm__potrf(int64_t n, double *a, int64_t lda);

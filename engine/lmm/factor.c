@@ -155,9 +155,9 @@ static void right_solve(const evm__term *tk, double *B, int64_t rows, int64_t ld
     const int q = tk->q;
     if (q == 1) {
         for (int64_t c = 0; c < tk->nl; c++) {
-            const double d = tk->L[c];
+            const double d = 1.0 / tk->L[c];
             double *col = B + c * ldb;
-            for (int64_t r = 0; r < rows; r++) col[r] /= d;
+            for (int64_t r = 0; r < rows; r++) col[r] *= d;
         }
         return;
     }
@@ -287,6 +287,16 @@ static void factor_xrows(evm_lmm *m, int k)
 {
     evm__term *tk = &m->t[k];
     const int q = tk->q, px = m->px;
+    if (q == 1 && k == 0 && !tk->dense) {   /* first scalar term: scale and solve in one pass */
+        const double t = tk->T[0];
+        for (int64_t c = 0; c < tk->nl; c++) {
+            const double f = t / tk->L[c];
+            const double *in = tk->AX + c * px;
+            double *out = tk->LX + c * px;
+            for (int r = 0; r < px; r++) out[r] = in[r] * f;
+        }
+        return;
+    }
     if (q == 1) {
         const double t = tk->T[0];
         for (int64_t a = 0; a < tk->nl * px; a++) tk->LX[a] = tk->AX[a] * t;
@@ -306,6 +316,28 @@ static void factor_xrows(evm_lmm *m, int k)
     right_solve(tk, tk->LX, px, px, m->threads);
 }
 
+/* Σ log of the diagonal of L_kk, as the log of a product kept in range with frexp (one
+ * log per term instead of one per level). */
+static double log_diag_product(const evm__term *tk)
+{
+    const int q = tk->q;
+    const int64_t nd = tk->dense ? tk->n : tk->nl * q;
+    double mant = 1.0;
+    long expo = 0;
+    for (int64_t d = 0; d < nd; d++) {
+        const double v = tk->dense ? tk->L[d + d * tk->n]
+                                   : tk->L[(d / q) * q * q + (d % q) * (q + 1)];
+        int e;
+        mant *= frexp(v, &e);
+        expo += e;
+        if (mant < 1e-200) {   /* renormalise before underflow */
+            mant = frexp(mant, &e);
+            expo += e;
+        }
+    }
+    return log(mant) + (double)expo * M_LN2;
+}
+
 double evm__lmm_factor(evm_lmm *m, const double *theta)
 {
     const int K = m->K, px = m->px, p = m->p;
@@ -318,12 +350,7 @@ double evm__lmm_factor(evm_lmm *m, const double *theta)
         if (factor_diag(m, k)) return HUGE_VAL;
         for (int i = k + 1; i < K; i++) factor_below(m, i, k);
         factor_xrows(m, k);
-        const int q = tk->q;
-        if (tk->dense)
-            for (int64_t a = 0; a < tk->n; a++) logdetL += log(tk->L[a + a * tk->n]);
-        else
-            for (int64_t c = 0; c < tk->nl; c++)
-                for (int a = 0; a < q; a++) logdetL += log(tk->L[c * q * q + a + a * q]);
+        logdetL += log_diag_product(tk);
     }
     memcpy(m->LXX, m->AXX, sizeof(double) * px * px);
     for (int k = 0; k < K; k++) evm__syrk_sub(px, m->t[k].n, m->t[k].LX, px, m->LXX, px);

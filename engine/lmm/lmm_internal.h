@@ -46,6 +46,7 @@ struct evm_lmm_s {
     evm__modelframe *mf;
     evm_lmm_opts opts;
     char *weights;            /* copy of opts.weights */
+    char *cluster;            /* copy of opts.cluster */
     int threads;              /* evalmix's own threads for dense blocks */
     int K;
     evm__term *t;

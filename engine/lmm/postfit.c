@@ -313,16 +313,10 @@ cleanup:
     return status;
 }
 
-/* R's quantile(type = 7) of the values at probabilities 0, .25, .5, .75, 1. */
-static int cmp_double(const void *a, const void *b)
+/* Rearrange a[lo..hi] so that a[kth] is the value of that rank, smaller ones before it
+ * and larger ones after it (Hoare quickselect). */
+static void select_kth(double *a, int64_t lo, int64_t hi, int64_t kth)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double select_kth(double *a, int64_t n, int64_t kth)
-{
-    int64_t lo = 0, hi = n - 1;
     while (hi > lo) {
         const double pivot = a[lo + (hi - lo) / 2];
         int64_t i = lo, j = hi;
@@ -339,7 +333,35 @@ static double select_kth(double *a, int64_t n, int64_t kth)
         else if (kth >= i) lo = i;
         else break;
     }
-    return a[kth];
+}
+
+static double min_of(const double *a, int64_t lo, int64_t hi)   /* over [lo, hi] */
+{
+    double v = HUGE_VAL;
+    for (int64_t i = lo; i <= hi; i++) v = a[i] < v ? a[i] : v;
+    return v;
+}
+
+/* R's quantile(type = 7) at 0, .25, .5, .75, 1 by three nested selections: O(n). */
+static void quantiles7(double *r, int64_t n, double q[5])
+{
+    const double probs[3] = {0.25, 0.5, 0.75};
+    int64_t k[3];
+    for (int j = 0; j < 3; j++) k[j] = (int64_t)floor((double)(n - 1) * probs[j]);
+    select_kth(r, 0, n - 1, k[1]);
+    select_kth(r, 0, k[1], k[0]);
+    select_kth(r, k[1], n - 1, k[2]);
+    /* each k[j]'s successor is the smallest value above it, within its partition */
+    const int64_t bound[3] = {k[1], k[2], n - 1};
+    for (int j = 0; j < 3; j++) {
+        const double h = (double)(n - 1) * probs[j], frac = h - (double)k[j];
+        const double next = k[j] + 1 <= bound[j] ? min_of(r, k[j] + 1, bound[j]) : r[k[j]];
+        q[j + 1] = r[k[j]] + frac * (next - r[k[j]]);
+    }
+    q[0] = min_of(r, 0, k[0]);
+    double mx = -HUGE_VAL;
+    for (int64_t i = k[2]; i < n; i++) mx = r[i] > mx ? r[i] : mx;
+    q[4] = mx;
 }
 
 static int residual_quantiles(evm_lmm *m)
@@ -361,31 +383,12 @@ static int residual_quantiles(evm_lmm *m)
             for (int64_t i = 0; i < n; i++) r[i] -= z[i] * bk[(int64_t)re->codes[i] * q];
         }
     }
-    for (int64_t i = 0; i < n; i++) r[i] *= (mf->w ? sqrt(mf->w[i]) : 1.0) / m->sigma;
-    const double probs[5] = {0.0, 0.25, 0.5, 0.75, 1.0};
+    const double inv = 1.0 / m->sigma;
+    for (int64_t i = 0; i < n; i++) r[i] *= (mf->w ? sqrt(mf->w[i]) : 1.0) * inv;
     if (n < 2) {
         for (int j = 0; j < 5; j++) m->resid_q[j] = n ? r[0] : NAN;
-        free(r);
-        return EVM_OK;
-    }
-    if (n <= 100000) qsort(r, (size_t)n, sizeof *r, cmp_double);
-    for (int j = 0; j < 5; j++) {
-        const double h = (double)(n - 1) * probs[j];
-        const int64_t lo = (int64_t)floor(h);
-        const double frac = h - (double)lo;
-        double xlo, xhi;
-        if (n <= 100000) {
-            xlo = r[lo];
-            xhi = lo + 1 < n ? r[lo + 1] : xlo;
-        } else {
-            xlo = select_kth(r, n, lo);
-            xhi = xlo;
-            if (lo + 1 < n) {   /* the next order statistic: the minimum above position lo */
-                xhi = HUGE_VAL;
-                for (int64_t i = lo + 1; i < n; i++) xhi = r[i] < xhi ? r[i] : xhi;
-            }
-        }
-        m->resid_q[j] = xlo + frac * (xhi - xlo);
+    } else {
+        quantiles7(r, n, m->resid_q);
     }
     free(r);
     return EVM_OK;

@@ -73,13 +73,7 @@ static int accumulate_xx(const evm__modelframe *mf, int64_t r0, int64_t r1, doub
             for (int j = 0; j < p; j++) buf[i + j * m] = sw * mf->X[c0 + i + (int64_t)j * n];
             buf[i + (int64_t)p * m] = sw * mf->y[c0 + i];
         }
-        for (int a = 0; a < px; a++)
-            for (int b = 0; b <= a; b++) {
-                double s = 0.0;
-                const double *ca = buf + (int64_t)a * m, *cb = buf + (int64_t)b * m;
-                for (int64_t i = 0; i < m; i++) s += ca[i] * cb[i];
-                AXX[a + b * px] += s;
-            }
+        evm__syrk_t_add(px, m, buf, m, AXX, px);   /* AXX += bufᵀ buf (lower) */
     }
     free(buf);
     return EVM_OK;
