@@ -27,12 +27,13 @@ int evm__formula_columns(const char *formula, const evm_lmm_opts *o, evm_colreq 
     int st = evm__formula_parse(formula, &F, c);
     if (st < 0) return st;
     int n = 0;
-    evm_colreq *r = evm__calloc((size_t)F->nvars + 1, sizeof *r);
+    evm_colreq *r = evm__calloc((size_t)F->nvars + 2, sizeof *r);
     if (!r) st = EVM_ERR_NOMEM;
-    /* In order of first appearance (the response first), the weights last. */
+    /* In order of first appearance (the response first), then weights and cluster. */
     for (int i = 0; st == EVM_OK && i < F->nvars; i++)
         st = push_req(r, &n, F->var[i].name, F->var[i].as_factor ? EVM_AS_FACTOR : EVM_AS_AUTO);
     if (st == EVM_OK && o && o->weights) st = push_req(r, &n, o->weights, EVM_AS_AUTO);
+    if (st == EVM_OK && o && o->cluster) st = push_req(r, &n, o->cluster, EVM_AS_FACTOR);
     evm__formula_free(&F);
     if (st < 0) {
         evm_colreq_free(&r, n);

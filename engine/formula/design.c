@@ -200,3 +200,38 @@ cleanup:
     free(code);
     return st;
 }
+
+/* Added for engine/infer/anova.c (type-3 hypotheses): where each column comes from, in
+ * the same order as evm__design_build's columns. */
+int evm__design_cells(const evm__design *d, const evm__mvar *mv, int *term, int32_t *level)
+{
+    int *code = term_codes(d, mv);
+    int64_t *tcols = evm__malloc((size_t)(d->nterms ? d->nterms : 1), sizeof *tcols);
+    if (!code || !tcols) {
+        free(code);
+        free(tcols);
+        return EVM_ERR_NOMEM;
+    }
+    int64_t ncol = count_cols(d, mv, code, tcols), j = 0;
+    const int nv = d->nvars;
+    for (int64_t e = 0; e < ncol * nv; e++) level[e] = -1;
+    if (d->intercept) term[j++] = -1;
+    for (int t = 0; t < d->nterms; t++) {
+        for (int64_t jj = 0; jj < tcols[t]; jj++) term[j + jj] = t;
+        int64_t stride = 1;   /* the first variable varies fastest, as term_names */
+        for (int v = 0; v < nv; v++) {
+            int c = code[t * nv + v];
+            if (!c) continue;
+            const evm__mvar *m = &mv[d->var[v]];
+            int64_t k = var_ncol(m, c);
+            if (m->is_factor)
+                for (int64_t jj = 0; jj < tcols[t]; jj++)
+                    level[(j + jj) * nv + v] = (int32_t)((jj / stride) % k + (c == CONTRAST));
+            stride *= k;
+        }
+        j += tcols[t];
+    }
+    free(code);
+    free(tcols);
+    return EVM_OK;
+}

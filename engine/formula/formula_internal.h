@@ -159,10 +159,13 @@ typedef struct {
     double *w;           /* [n] gathered weights, NULL if none */
     evm__vprep *vp;      /* [F->nvars] */
     evm__mvar *mv;       /* [F->nvars] views of vp for design.c and group.c */
+    int has_cluster;     /* opts.cluster: a factor kept for cluster-robust SEs */
+    evm__vprep cvp;
+    evm__mvar cmv;
 } evm__prep;
 
 /* Resolve every variable to a frame column (EVM_ERR_COLUMN / EVM_ERR_TYPE with a caret),
- * the weights column, and the --ref settings (EVM_ERR_VALUE). */
+ * the weights and cluster columns, and the --ref settings (EVM_ERR_VALUE). */
 int evm__prep_columns(evm__prep *P);
 /* Choose the rows without missing values, gather every variable and the weights, drop
  * unused levels.  EVM_ERR_MODEL when no row is left, EVM_ERR_VALUE for a bad weight. */
@@ -175,6 +178,9 @@ int evm__design_ncol(const evm__design *d, const evm__mvar *mv, int64_t *ncol);
 int evm__design_build(const evm__formula *F, const evm__design *d, const evm__mvar *mv,
                       int64_t n, int fill, char ***names_out, double **M_out, int *ncol_out,
                       evm_ctx *c);
+/* For type-3 hypotheses: term[j] of each column (-1: intercept) and level[j*nvars + v],
+ * the level of local factor v in column j (-1 where v is numeric or not in the term). */
+int evm__design_cells(const evm__design *d, const evm__mvar *mv, int *term, int32_t *level);
 
 /* Codes and labels of the interaction of factors (group.c): only combinations that
  * occur, ordered with the first factor slowest; O(n + sum of levels).  Returns EVM_OK or
@@ -185,5 +191,8 @@ int evm__group_codes(const evm__mvar *const *f, int nf, int64_t n, int32_t **cod
 /* Aliased columns of X (rank.c): keep[j] = 0 for a column whose norm after projection on
  * the earlier kept columns is < tol * its norm (R's dqrdc2 with tol 1e-7). */
 int evm__rank_keep(const double *X, int64_t n, int p, double tol, int *keep);
+/* R's alias() (for type-3 hypotheses): alias[j * nk + a] = coefficient of the a-th kept
+ * column in dropped column j (nk kept columns; zero rows for kept columns). */
+int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *alias);
 
 #endif

@@ -25,6 +25,16 @@ void evm__modelframe_free(evm__modelframe **mfp)
     free_strv(mf->xnames, mf->p);
     free(mf->X);
     free_strv(mf->dropped, mf->ndropped);
+    free(mf->fx.nlev);
+    free_strv(mf->fx.label, mf->fx.nterms);
+    free(mf->fx.vars);
+    free(mf->fx.term);
+    free(mf->fx.level);
+    free(mf->fx.xcol);
+    free(mf->fx.alias);
+    free(mf->cluster);
+    free(mf->cluster_codes);
+    free_strv(mf->cluster_levels, mf->ncluster);
     for (int i = 0; mf->re && i < mf->nre; i++) {
         evm__reterm *r = &mf->re[i];
         free(r->group);
@@ -45,6 +55,22 @@ typedef struct {
     char **levels;
     int taken;   /* codes/levels were moved to a term */
 } grp_t;
+
+/* The cluster factor for robust standard errors: codes of the rows used, used levels. */
+static int take_cluster(evm__prep *P, evm__modelframe *mf)
+{
+    if (!P->has_cluster) return EVM_OK;
+    const evm__mvar *m = &P->cmv;
+    mf->cluster = evm__strdup(P->o->cluster);
+    mf->cluster_codes = evm__big_malloc((size_t)P->n, sizeof *mf->cluster_codes);
+    mf->cluster_levels = evm__calloc((size_t)m->nlev, sizeof *mf->cluster_levels);
+    if (!mf->cluster || !mf->cluster_codes || !mf->cluster_levels) return EVM_ERR_NOMEM;
+    mf->ncluster = m->nlev;
+    memcpy(mf->cluster_codes, m->code, (size_t)P->n * sizeof *mf->cluster_codes);
+    for (int32_t l = 0; l < m->nlev; l++)
+        if (!(mf->cluster_levels[l] = evm__strdup(m->label[l]))) return EVM_ERR_NOMEM;
+    return EVM_OK;
+}
 
 static int check_response(evm__prep *P, const double *y)
 {
@@ -96,6 +122,13 @@ static int drop_aliased(evm__prep *P, evm__modelframe *mf, int ncol)
     int st = evm__rank_keep(mf->X, P->n, ncol, 1e-7, keep);
     int p = 0, nd = 0;
     for (int j = 0; st == EVM_OK && j < ncol; j++) nd += !keep[j];
+    /* type-3 hypotheses (anova.c): where each full column went, and R's alias() */
+    for (int j = 0, k = 0; st == EVM_OK && j < ncol; j++) mf->fx.xcol[j] = keep[j] ? k++ : -1;
+    if (st == EVM_OK && nd > 0) {
+        mf->fx.alias = evm__malloc((size_t)ncol * (size_t)(ncol - nd), sizeof *mf->fx.alias);
+        st = mf->fx.alias ? evm__rank_alias(mf->X, P->n, ncol, keep, mf->fx.alias)
+                          : EVM_ERR_NOMEM;
+    }
     if (st == EVM_OK && nd > 0 && !(mf->dropped = evm__calloc((size_t)nd, sizeof *mf->dropped)))
         st = EVM_ERR_NOMEM;
     for (int j = 0; st == EVM_OK && j < ncol; j++) {
@@ -116,6 +149,44 @@ static int drop_aliased(evm__prep *P, evm__modelframe *mf, int ncol)
     return st;
 }
 
+/* The term structure of the full fixed-effects matrix (mf->fx, for anova.c). */
+static int build_fixterms(evm__prep *P, evm__modelframe *mf, int ncol)
+{
+    const evm__design *d = &P->F->fixed;
+    evm__fixterms *fx = &mf->fx;
+    const int nv = d->nvars;
+    fx->intercept = d->intercept;
+    fx->nvars = nv;
+    fx->nlev = evm__calloc((size_t)(nv ? nv : 1), sizeof *fx->nlev);
+    fx->label = evm__calloc((size_t)(d->nterms ? d->nterms : 1), sizeof *fx->label);
+    fx->vars = evm__calloc((size_t)(d->nterms ? d->nterms : 1), sizeof *fx->vars);
+    fx->term = evm__calloc((size_t)(ncol ? ncol : 1), sizeof *fx->term);
+    fx->level = evm__calloc((size_t)(ncol ? ncol : 1) * (size_t)(nv ? nv : 1), sizeof *fx->level);
+    fx->xcol = evm__calloc((size_t)(ncol ? ncol : 1), sizeof *fx->xcol);
+    if (!fx->nlev || !fx->label || !fx->vars || !fx->term || !fx->level || !fx->xcol)
+        return EVM_ERR_NOMEM;
+    fx->ncol = ncol;
+    for (int v = 0; v < nv; v++) {
+        const evm__mvar *m = &P->mv[d->var[v]];
+        fx->nlev[v] = m->is_factor ? m->nlev : 0;
+    }
+    for (int t = 0; t < d->nterms; t++) {
+        fx->vars[t] = d->term[t];
+        fx->nterms = t + 1;   /* so that a failure frees the labels made so far */
+        char *lab = evm__strdup("");
+        for (int v = 0; v < nv && lab; v++) {
+            if (!(d->term[t] >> v & 1)) continue;
+            char *disp = evm__var_display(P->F, d->var[v]);
+            char *s = disp ? evm__asprintf("%s%s%s", lab, *lab ? ":" : "", disp) : NULL;
+            free(disp);
+            free(lab);
+            lab = s;
+        }
+        if (!(fx->label[t] = lab)) return EVM_ERR_NOMEM;
+    }
+    return evm__design_cells(d, P->mv, fx->term, fx->level);
+}
+
 static int build_fixed(evm__prep *P, evm__modelframe *mf)
 {
     int64_t ncol;
@@ -128,6 +199,7 @@ static int build_fixed(evm__prep *P, evm__modelframe *mf)
     st = evm__design_build(P->F, &P->F->fixed, P->mv, P->n, 1, &mf->xnames, &mf->X, &nc, P->c);
     if (st < 0) return st;
     mf->p = nc;   /* so that a failure below frees every name */
+    if ((st = build_fixterms(P, mf, nc)) < 0) return st;
     return drop_aliased(P, mf, nc);
 }
 
@@ -254,7 +326,7 @@ int evm__modelframe_build(const char *formula, const evm_frame *f, const evm_lmm
     P.vp[0].x = NULL;
     mf->w = P.w;
     P.w = NULL;
-    if ((st = check_response(&P, mf->y)) < 0) goto cleanup;
+    if ((st = check_response(&P, mf->y)) < 0 || (st = take_cluster(&P, mf)) < 0) goto cleanup;
     if ((st = build_fixed(&P, mf)) < 0) goto cleanup;
     st = build_random(&P, mf);
 cleanup:

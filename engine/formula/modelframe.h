@@ -20,6 +20,26 @@ typedef struct {
     int pos;              /* byte offset of the term in the formula text (for messages) */
 } evm__reterm;
 
+/* The fixed part as R's terms() sees it, and the origin of every column of the full
+ * fixed-effects matrix (before aliased columns are dropped).  Added for the type-3
+ * hypotheses of engine/infer/anova.c (lmerTest's anova). */
+typedef struct {
+    int intercept;        /* the fixed part has an intercept */
+    int nvars;            /* variables of the fixed part, in R's order */
+    int32_t *nlev;        /* [nvars] levels of a factor (used levels); 0 for a number */
+    int nterms;
+    char **label;         /* [nterms] R's term labels: "SES", "Sector", "SES:Sector",
+                             "factor(cohort)" */
+    uint64_t *vars;       /* [nterms] the term's variables (bit v: variable v) */
+    int ncol;             /* columns of the full matrix: p + ndropped */
+    int *term;            /* [ncol] term of each column; -1 for the intercept */
+    int32_t *level;       /* [ncol * nvars] level (0-based) of factor v in column j; -1
+                             where v is a number or not in the column's term */
+    int *xcol;            /* [ncol] index of the column in X; -1 when dropped */
+    double *alias;        /* [ncol * p] row j: coefficients of dropped column j on X's
+                             columns (R's alias()); NULL when nothing was dropped */
+} evm__fixterms;
+
 typedef struct {
     char *formula;        /* the formula text as given */
     char *response;       /* name of the response variable */
@@ -34,8 +54,14 @@ typedef struct {
     double *X;            /* [n x p] column-major */
     int ndropped;         /* aliased columns dropped (as R's pivoted QR, tol 1e-7) */
     char **dropped;
-    int nre;              /* random-effects terms in formula order (expanded: (1|a/b)
-                             gives (1|a) then (1|b:a); (x||g) gives (1|g) then (0+x|g)) */
+    evm__fixterms fx;     /* term structure of X (for type-3 hypotheses) */
+    char *cluster;        /* evm_lmm_opts.cluster: a factor kept for cluster-robust
+                             standard errors (NULL if none) */
+    int64_t ncluster;     /* its levels among the rows used */
+    int32_t *cluster_codes;   /* [n] 0..ncluster-1 */
+    char **cluster_levels;    /* [ncluster] */
+    int nre;              /* random-effects terms in lme4's findbars order: (1|a/b)
+                             gives (1|b:a) then (1|a); (x||g) gives (1|g) then (0+x|g) */
     evm__reterm *re;
 } evm__modelframe;
 

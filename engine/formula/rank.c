@@ -143,3 +143,70 @@ cleanup:
     free(r);
     return st;
 }
+
+/* Added for engine/infer/anova.c: R's alias() for the columns evm__rank_keep dropped.
+ * alias[j * nk + a] (j over all p columns, a over the nk kept ones in order) holds the
+ * least-squares coefficient of kept column a in dropped column j (one refinement step
+ * on the data, as residual2); rows of kept columns are zero. */
+int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *alias)
+{
+    int nk = 0;
+    for (int j = 0; j < p; j++) nk += keep[j] != 0;
+    memset(alias, 0, (size_t)p * (size_t)(nk ? nk : 1) * sizeof *alias);
+    if (nk == p || nk == 0) return EVM_OK;
+    double *G = evm__malloc((size_t)p * (size_t)p, sizeof *G);
+    double *L = evm__calloc((size_t)p * (size_t)p, sizeof *L);
+    double *scale = evm__malloc((size_t)p, sizeof *scale);
+    double *b = evm__malloc((size_t)p, sizeof *b);
+    int *K = evm__malloc((size_t)p, sizeof *K);
+    double *r = evm__big_malloc((size_t)n, sizeof *r);
+    int st = EVM_OK;
+    if (!G || !L || !scale || !b || !K || !r) {
+        st = EVM_ERR_NOMEM;
+        goto cleanup;
+    }
+    gram(X, n, p, G);
+    for (int j = 0; j < p; j++) {
+        double g = G[(int64_t)j * p + j];
+        scale[j] = g > 0 ? 1.0 / sqrt(g) : 0.0;
+    }
+    nk = 0;
+    for (int j = 0; j < p; j++) {   /* Cholesky of the scaled Gram matrix of kept columns */
+        if (!keep[j]) continue;
+        double d = 1.0;
+        for (int a = 0; a < nk; a++) b[a] = G[(int64_t)K[a] * p + j] * scale[K[a]] * scale[j];
+        solve_lower(L, p, K, nk, b);
+        for (int a = 0; a < nk; a++) {
+            d -= b[a] * b[a];
+            L[(int64_t)K[a] * p + j] = b[a];
+        }
+        L[(int64_t)j * p + j] = sqrt(d > 0 ? d : 0);
+        K[nk++] = j;
+    }
+    for (int j = 0; j < p; j++) {
+        if (keep[j] || scale[j] == 0) continue;   /* a zero column: all coefficients 0 */
+        double *cj = alias + (int64_t)j * nk;
+        const double *xj = X + (int64_t)j * n;
+        memcpy(r, xj, (size_t)n * sizeof *r);
+        for (int iter = 0; iter < 2; iter++) {
+            for (int a = 0; a < nk; a++)
+                b[a] = dot_blocked(X + (int64_t)K[a] * n, r, n) * scale[K[a]];
+            solve_lower(L, p, K, nk, b);
+            solve_upper(L, p, K, nk, b);
+            for (int a = 0; a < nk; a++) {
+                const double *xk = X + (int64_t)K[a] * n;
+                double cf = b[a] * scale[K[a]];
+                cj[a] += cf;
+                for (int64_t i = 0; i < n; i++) r[i] -= cf * xk[i];
+            }
+        }
+    }
+cleanup:
+    free(G);
+    free(L);
+    free(scale);
+    free(b);
+    free(K);
+    free(r);
+    return st;
+}

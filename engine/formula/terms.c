@@ -185,7 +185,8 @@ static int encode_power(enc_t *E, const evm__node *nd, tlist *out)
     const evm__node *ex = N(E, nd->b);
     double k = ex->kind == EVM__N_NUM ? ex->num : 0;
     if (!(k >= 2 && k <= 1e6 && k == (double)(int64_t)k))
-        return enc_fail(E, nd->pos, "%s", "invalid power (use a whole number >= 2, as in (a + b)^2)");
+        return enc_fail(E, nd->pos, "%s",
+                        "invalid power (use a whole number >= 2, as in (a + b)^2)");
     tlist left = {0}, right = {0}, term = {0};
     int st = encode(E, nd->a, &left);
     if (st == 0) st = tl_append(E, &right, &left, nd->pos);
@@ -396,7 +397,8 @@ static int collect_bars(enc_t *E, int k, int paren, barlist *B)
  * a, as lme4's expandSlash). */
 typedef struct {
     int var[EVM__MAX_LOCAL_VARS];
-    char *disp[EVM__MAX_LOCAL_VARS];
+    char *disp[EVM__MAX_LOCAL_VARS];   /* deparsed: `my g`, factor(x) */
+    int is_call[EVM__MAX_LOCAL_VARS];
     int n;
 } units_t;
 
@@ -424,6 +426,7 @@ static int group_units(enc_t *E, int k, char op, units_t *U)
     }
     if (!d) return enc_nomem(E);
     U->var[U->n] = g;
+    U->is_call[U->n] = nd->kind == EVM__N_CALL;
     U->disp[U->n++] = d;
     return 0;
 }
@@ -474,17 +477,23 @@ static int parse_group(enc_t *E, int k, int *gidx, int *ng)
     int st = group_units(E, k, op, &U);
     int idx[EVM__MAX_LOCAL_VARS], vars[EVM__MAX_LOCAL_VARS];
     *ng = 0;
+    /* lme4 names a one-variable grouping factor by the bare column name ("my g"), and an
+     * interaction by its deparsed expression ("b:`my g`"). */
+    const char *bare = st == 0 ? E->F->var[U.var[0]].name : NULL;
     if (st == 0 && op != '/') {
         for (int i = 0; i < U.n; i++) idx[i] = i;
-        gidx[(*ng)++] = st = add_group(E, join_disp(U.disp, idx, U.n), U.var, U.n, nd->pos);
+        char *name = U.n == 1 && !U.is_call[0] ? evm__strdup(bare) : join_disp(U.disp, idx, U.n);
+        gidx[(*ng)++] = st = add_group(E, name, U.var, U.n, nd->pos);
     }
-    char *prev = NULL;   /* name of the next-outer nested factor */
+    char *prev = NULL;   /* deparsed name of the next-outer nested factor */
     for (int j = 0; st >= 0 && op == '/' && j < U.n; j++) {
-        char *name = j == 0 ? evm__strdup(U.disp[0])
-                     : j == 1 ? evm__asprintf("%s:%s", U.disp[1], prev)
-                              : evm__asprintf("%s:(%s)", U.disp[j], prev);
+        char *dep = j == 0 ? evm__strdup(U.disp[0])
+                    : j == 1 ? evm__asprintf("%s:%s", U.disp[1], prev)
+                             : evm__asprintf("%s:(%s)", U.disp[j], prev);
         free(prev);
-        prev = name ? evm__strdup(name) : NULL;
+        prev = dep;
+        const char *nm = j == 0 && !U.is_call[0] ? bare : dep;
+        char *name = nm ? evm__strdup(nm) : NULL;
         for (int i = 0; i <= j; i++) vars[i] = U.var[j - i];
         st = add_group(E, name, vars, j + 1, nd->pos);
         if (st >= 0 && !prev) st = enc_nomem(E);

@@ -102,6 +102,23 @@ nomem:
                      evm_frame_name(P->f, vp->col));
 }
 
+/* A factor variable read from frame column fac, or made from numeric column num. */
+static int resolve_factor(evm__prep *P, evm__vprep *vp, int fac, int num)
+{
+    vp->is_factor = 1;
+    vp->col = fac >= 0 ? fac : num;
+    if (fac < 0) return numeric_to_factor(P, vp, evm_frame_numeric(P->f, num));
+    vp->fcode = evm_frame_codes(P->f, fac);
+    vp->fnlev = evm_frame_nlevels(P->f, fac);
+    /* Labels are borrowed from the frame through a pointer table of our own. */
+    vp->own_label = evm__calloc((size_t)vp->fnlev, sizeof *vp->own_label);
+    if (!vp->own_label) return evm__fail(P->c, EVM_ERR_NOMEM, "out of memory");
+    for (int32_t k = 0; k < vp->fnlev; k++)
+        vp->own_label[k] = (char *)evm_frame_level(P->f, fac, k);
+    vp->flabel = (const char *const *)vp->own_label;
+    return EVM_OK;
+}
+
 static int resolve_var(evm__prep *P, int i)
 {
     const evm__fvar *v = &P->F->var[i];
@@ -113,19 +130,20 @@ static int resolve_var(evm__prep *P, int i)
     if (i == 0 && num < 0)
         return evm__formula_fail(P->c, EVM_ERR_TYPE, P->F->text, v->pos,
                                  "response '%s' is a factor, not a number", v->name);
-    vp->is_factor = i != 0 && (v->as_factor || num < 0);
-    vp->col = vp->is_factor && fac >= 0 ? fac : num;
-    if (!vp->is_factor) return EVM_OK;
-    if (fac < 0) return numeric_to_factor(P, vp, evm_frame_numeric(P->f, num));
-    vp->fcode = evm_frame_codes(P->f, fac);
-    vp->fnlev = evm_frame_nlevels(P->f, fac);
-    /* Labels are borrowed from the frame through a pointer table of our own. */
-    vp->own_label = evm__calloc((size_t)vp->fnlev, sizeof *vp->own_label);
-    if (!vp->own_label) return evm__fail(P->c, EVM_ERR_NOMEM, "out of memory");
-    for (int32_t k = 0; k < vp->fnlev; k++)
-        vp->own_label[k] = (char *)evm_frame_level(P->f, fac, k);
-    vp->flabel = (const char *const *)vp->own_label;
+    if (i != 0 && (v->as_factor || num < 0)) return resolve_factor(P, vp, fac, num);
+    vp->col = num;
     return EVM_OK;
+}
+
+static int resolve_cluster(evm__prep *P, const char *name)
+{
+    int fac = evm_frame_find(P->f, name, EVM_COL_FACTOR);
+    int num = evm_frame_find(P->f, name, EVM_COL_NUMERIC);
+    P->cvp.ref = -1;
+    if (fac < 0 && num < 0)
+        return evm__fail(P->c, EVM_ERR_COLUMN, "--cluster: unknown column '%s'", name);
+    P->has_cluster = 1;
+    return resolve_factor(P, &P->cvp, fac, num);
 }
 
 static int resolve_ref(evm__prep *P, const char *var, const char *level)
@@ -173,6 +191,7 @@ int evm__prep_columns(evm__prep *P)
         else if (P->wcol < 0)
             st = evm__fail(P->c, EVM_ERR_COLUMN, "--weights: unknown column '%s'", wname);
     }
+    if (st == EVM_OK && P->o && P->o->cluster) st = resolve_cluster(P, P->o->cluster);
     if (st == EVM_OK && P->o && P->o->nref > 0 && (!P->o->ref_var || !P->o->ref_level))
         st = evm__fail(P->c, EVM_ERR_ARG, "--ref: nref > 0 but no variables or levels given");
     for (int r = 0; st == EVM_OK && P->o && r < P->o->nref; r++)
@@ -181,9 +200,8 @@ int evm__prep_columns(evm__prep *P)
 }
 
 /* ------------------------------------------------------------------ rows */
-static void mark_missing(const evm__prep *P, int i, uint8_t *miss, int *any)
+static void mark_missing(const evm__prep *P, const evm__vprep *vp, uint8_t *miss, int *any)
 {
-    const evm__vprep *vp = &P->vp[i];
     *any = 0;
     if (vp->is_factor) {
         for (int64_t r = 0; r < P->nrows; r++)
@@ -215,8 +233,12 @@ static int select_rows(evm__prep *P, char **names)
     uint8_t *miss = evm__big_calloc((size_t)P->nrows, 1);
     if (!miss) return EVM_ERR_NOMEM;
     for (int i = 0; i < P->F->nvars && st == EVM_OK; i++) {
-        mark_missing(P, i, miss, &any);
+        mark_missing(P, &P->vp[i], miss, &any);
         if (any) st = reason_add(names, P->F->var[i].name);
+    }
+    if (st == EVM_OK && P->has_cluster) {
+        mark_missing(P, &P->cvp, miss, &any);
+        if (any) st = reason_add(names, P->o->cluster);
     }
     if (st == EVM_OK && P->wcol >= 0) {
         const double *w = evm_frame_numeric(P->f, P->wcol);
@@ -250,7 +272,7 @@ static double *gather_numeric(const evm__prep *P, const double *x)
 
 /* Level order after --ref (the reference first, the others in frame order), levels that
  * do not occur in the rows used dropped; then the codes of the rows used. */
-static int prepare_factor(evm__prep *P, evm__vprep *vp)
+static int prepare_factor(evm__prep *P, evm__vprep *vp, evm__mvar *mv)
 {
     int32_t L = vp->fnlev;
     int64_t *count = evm__calloc((size_t)L + 1, sizeof *count);
@@ -274,7 +296,7 @@ static int prepare_factor(evm__prep *P, evm__vprep *vp)
         if (count[lev]) vp->label[next++] = vp->flabel[lev];
     }
     free(count);
-    evm__mvar *mv = &P->mv[vp - P->vp];
+    mv->is_factor = 1;
     mv->nlev = next;
     mv->label = vp->label;
     int identity = !rows;
@@ -338,8 +360,9 @@ int evm__prep_rows(evm__prep *P)
             mv->x = x;
             continue;
         }
-        if (prepare_factor(P, vp) < 0) goto nomem;
+        if (prepare_factor(P, vp, mv) < 0) goto nomem;
     }
+    if (P->has_cluster && prepare_factor(P, &P->cvp, &P->cmv) < 0) goto nomem;
     goto cleanup;
 nomem:
     st = evm__fail(P->c, EVM_ERR_NOMEM, "out of memory preparing the model frame");
@@ -348,19 +371,22 @@ cleanup:
     return st;
 }
 
+static void vprep_free(evm__vprep *vp)
+{
+    if (vp->own_code)
+        for (int32_t k = 0; k < vp->fnlev; k++) free(vp->own_label[k]);
+    free(vp->own_label);
+    free(vp->own_code);
+    free(vp->map);
+    free(vp->label);
+    free(vp->x);
+    free(vp->code);
+}
+
 void evm__prep_free(evm__prep *P)
 {
-    for (int i = 0; P->F && P->vp && i < P->F->nvars; i++) {
-        evm__vprep *vp = &P->vp[i];
-        if (vp->own_code)
-            for (int32_t k = 0; k < vp->fnlev; k++) free(vp->own_label[k]);
-        free(vp->own_label);
-        free(vp->own_code);
-        free(vp->map);
-        free(vp->label);
-        free(vp->x);
-        free(vp->code);
-    }
+    for (int i = 0; P->F && P->vp && i < P->F->nvars; i++) vprep_free(&P->vp[i]);
+    vprep_free(&P->cvp);
     free(P->vp);
     free(P->mv);
     free(P->rows);

@@ -16,25 +16,29 @@
 #define EVM__DENSE_MAX ((int64_t)256 * 1024 * 1024)
 #define EVM__ROW_CHUNK 4096
 
-static int cmp_levels_desc(const void *a, const void *b, void *ctx)
-{
-    const evm__modelframe *mf = ctx;
-    int ia = *(const int *)a, ib = *(const int *)b;
-    int64_t la = mf->re[ia].nlevels, lb = mf->re[ib].nlevels;
-    if (la != lb) return la > lb ? -1 : 1;
-    return ia < ib ? -1 : (ia > ib);  /* stable: formula order among ties */
-}
-
-/* Stable insertion sort (K is small): terms by decreasing number of levels, as lme4. */
+/* Terms in lme4's order (mkReTrms): when some term has more levels than the one before
+ * it, rev(order(nl)) — decreasing levels, ties in reverse formula order; otherwise the
+ * formula order.  θ, VarCorr and ranef follow this order. */
 static void sort_terms(const evm__modelframe *mf, int *order)
 {
-    for (int i = 0; i < mf->nre; i++) order[i] = i;
-    for (int i = 1; i < mf->nre; i++)
-        for (int j = i; j > 0 && cmp_levels_desc(&order[j - 1], &order[j], (void *)mf) > 0; j--) {
-            int tmp = order[j];
+    const int K = mf->nre;
+    int increase = 0;
+    for (int i = 0; i < K; i++) order[i] = i;
+    for (int i = 1; i < K; i++)
+        if (mf->re[i].nlevels > mf->re[i - 1].nlevels) increase = 1;
+    if (!increase) return;
+    /* stable ascending insertion sort by levels, then reversed */
+    for (int i = 1; i < K; i++)
+        for (int j = i; j > 0 && mf->re[order[j - 1]].nlevels > mf->re[order[j]].nlevels; j--) {
+            const int tmp = order[j];
             order[j] = order[j - 1];
             order[j - 1] = tmp;
         }
+    for (int i = 0; i < K / 2; i++) {
+        const int tmp = order[i];
+        order[i] = order[K - 1 - i];
+        order[K - 1 - i] = tmp;
+    }
 }
 
 static double wt(const evm__modelframe *mf, int64_t r) { return mf->w ? mf->w[r] : 1.0; }
