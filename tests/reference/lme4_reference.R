@@ -57,6 +57,9 @@ cases <- list(
     list("exam_aliased", "Exam.csv", "normexam ~ standLRT + schgend + type + (1|school)"),
     list("egsingle_growth", "egsingle.csv", "math ~ year + (year|childid) + (1|schoolid)"),
     list("egsingle_nested", "egsingle.csv", "math ~ year + (1|schoolid/childid)"),
+    # (year || schoolid) + (1 | childid): lme4 reorders terms with rev(order(nlevels)), so the
+    # two schoolid terms (tied) come out in reverse formula order
+    list("egsingle_zerocorr_ties", "egsingle.csv", "math ~ year + (year||schoolid) + (1|childid)"),
     list("scotssec_crossed", "ScotsSec.csv", "attain ~ verbal + (1|primary) + (1|second)")
 )
 
