@@ -2,7 +2,11 @@
  *
  * Both entry points silence HDF5's automatic error-stack printing for the duration of
  * the call (the library never prints on its own) and turn a failure into one line on
- * the context, naming the file and the object, plus HDF5's innermost description. */
+ * the context, naming the file and the object, plus HDF5's innermost description.
+ *
+ * write.c / read.c hold the entry points, the core sections and the typed helpers below;
+ * write_infer.c / read_infer.c the optional inference sections (/contrasts, /anova, /ci,
+ * /bootstrap, /robust and /fixef/vcov_adj). */
 #ifndef EVM_H5_INTERNAL_H
 #define EVM_H5_INTERNAL_H
 
@@ -60,5 +64,105 @@ static inline hid_t evm__h5_vlen_utf8(void)
     }
     return t;
 }
+
+/* ---------------------------------------------------------------- writer (write.c) */
+/* The state of one evm_h5_write_fit call.  Every helper records the first failure on
+ * `status` (and the context) and returns it; after a failure they return it again at
+ * once, so a section can chain them with ||. */
+typedef struct {
+    const char *path; /* the user's path: messages name it, not the temporary one */
+    evm_ctx *c;
+    hid_t str;  /* variable-length UTF-8 string */
+    hid_t lcpl; /* link creation: UTF-8 link names */
+    hid_t gcpl; /* group creation: link creation order tracked and indexed */
+    int status;
+} evm__h5_writer;
+
+/* "<path>: cannot write <kind> <where>/<name>: <HDF5's reason>" (EVM_ERR_HDF5). */
+int evm__h5w_fail(evm__h5_writer *w, const char *kind, const char *where, const char *name);
+int evm__h5w_nomem(evm__h5_writer *w);
+/* Attributes of loc (`where` names loc in messages): one value, or n values (scalar 0). */
+int evm__h5w_attr(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                  hid_t ftype, hid_t mtype, hsize_t n, int scalar, const void *buf);
+int evm__h5w_attr_str(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      const char *s);
+int evm__h5w_attr_i64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      int64_t v);
+int evm__h5w_attr_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      double v);
+/* Datasets: float64 [d0] (d1 < 0) or [d0 x d1] (x row-major; NULL is written as NaN);
+ * int64 [n] (NULL: zeros); UTF-8 strings [n] (NULL array or entries: ""). */
+int evm__h5w_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 const double *x, int64_t d0, int64_t d1);
+int evm__h5w_i64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 const int64_t *x, int64_t n);
+int evm__h5w_str(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 char *const *s, int64_t n);
+/* A group with tracked creation order; < 0 on failure (recorded). */
+hid_t evm__h5w_group(evm__h5_writer *w, hid_t loc, const char *where, const char *name);
+
+/* write_infer.c: the counts and sizes of the inference sections, checked before any file
+ * exists (EVM_ERR_ARG naming the field); then the sections present in r, after the core
+ * ones. */
+int evm__h5_check_infer(const char *path, const evm_result *r, evm_ctx *c);
+int evm__h5_write_infer(evm__h5_writer *w, hid_t file, const evm_result *r);
+
+/* ---------------------------------------------------------------- reader (read.c) */
+/* The state of one evm_h5_read_fit call; helpers record the first failure as above. */
+typedef struct {
+    const char *path;
+    evm_ctx *c;
+    hsize_t cap; /* most elements any one object may claim */
+    int status;
+} evm__h5_reader;
+
+/* "<path>: <message>" with `status`; the first cause wins. */
+int evm__h5r_fail(evm__h5_reader *rd, int status, const char *fmt, ...) EVM__PRINTF(3, 4);
+/* "cannot read <what> <where>/<name>: <HDF5's reason>" */
+int evm__h5r_hfail(evm__h5_reader *rd, const char *what, const char *where,
+                   const char *name);
+int evm__h5r_nomem(evm__h5_reader *rd);
+/* "<where>/<name> is not <expected>" */
+int evm__h5r_bad(evm__h5_reader *rd, const char *where, const char *name,
+                 const char *expected);
+/* Required attributes holding one value of the class named (a missing one is an error);
+ * attr_int: an int64 that must lie in [lo, hi]. */
+int evm__h5r_attr_str(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      char **out);
+int evm__h5r_attr_f64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      double *out);
+int evm__h5r_attr_i64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      int64_t *out);
+int evm__h5r_attr_int(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      int lo, int hi, int *out);
+/* Required datasets of the class and rank named, their sizes checked against the bytes
+ * of the file before anything is allocated: float64 [dims[0]] (rank 1) or
+ * [dims[0] x dims[1]] (rank 2); int64 [*n]; strings [*n] as fresh copies. */
+int evm__h5r_f64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                 int rank, hsize_t *dims, double **out);
+int evm__h5r_i64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                 hsize_t *n, int64_t **out);
+int evm__h5r_str(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                 hsize_t *n, char ***out);
+/* float64 [want]; float64 [rows x cols]. */
+int evm__h5r_vector(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                    int want, double **out);
+int evm__h5r_matrix(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                    int64_t rows, int64_t cols, double **out);
+/* Strings as a table column: exactly `want` (>= 0), or any int number of them (*len);
+ * nothing is kept on failure. */
+int evm__h5r_strings(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                     int want, int *len, char ***out);
+/* A dataset length as the int count of evm_result; a length that must equal `want`. */
+int evm__h5r_as_int(evm__h5_reader *rd, hsize_t n, const char *where, const char *name,
+                    int *out);
+int evm__h5r_same_len(evm__h5_reader *rd, hsize_t n, int want, const char *where,
+                      const char *name);
+/* A required group; < 0 on failure (recorded). */
+hid_t evm__h5r_group(evm__h5_reader *rd, hid_t loc, const char *where, const char *name);
+
+/* read_infer.c: the optional inference sections, after the core ones (/fixef first).
+ * An absent section leaves its fields 0 / NULL; a present one must be complete. */
+int evm__h5_read_infer(evm__h5_reader *rd, hid_t file, evm_result *r);
 
 #endif

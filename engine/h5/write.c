@@ -13,17 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    const char *path; /* the user's path: messages name it, not the temporary one */
-    evm_ctx *c;
-    hid_t str;  /* variable-length UTF-8 string */
-    hid_t lcpl; /* link creation: UTF-8 link names */
-    hid_t gcpl; /* group creation: link creation order tracked and indexed */
-    int status;
-} writer;
-
-/* Record the first failure (later ones are consequences) and return its status. */
-static int fail(writer *w, const char *kind, const char *where, const char *name)
+int evm__h5w_fail(evm__h5_writer *w, const char *kind, const char *where, const char *name)
 {
     if (w->status < 0) return w->status;
     char desc[160], obj[512];
@@ -37,15 +27,15 @@ static int fail(writer *w, const char *kind, const char *where, const char *name
     return w->status;
 }
 
-static int nomem(writer *w)
+int evm__h5w_nomem(evm__h5_writer *w)
 {
     if (w->status < 0) return w->status;
     return w->status = evm__fail(w->c, EVM_ERR_NOMEM, "%s: out of memory", w->path);
 }
 
 /* ---------------------------------------------------------------- attributes */
-static int attr_write(writer *w, hid_t loc, const char *where, const char *name,
-                      hid_t ftype, hid_t mtype, hsize_t n, int scalar, const void *buf)
+int evm__h5w_attr(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                  hid_t ftype, hid_t mtype, hsize_t n, int scalar, const void *buf)
 {
     hid_t sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL), a = -1;
     int ok = sp >= 0 &&
@@ -53,28 +43,30 @@ static int attr_write(writer *w, hid_t loc, const char *where, const char *name,
              (n == 0 || H5Awrite(a, mtype, buf) >= 0);
     if (a >= 0 && H5Aclose(a) < 0) ok = 0;
     if (sp >= 0) H5Sclose(sp);
-    return ok ? EVM_OK : fail(w, "attribute", where, name);
+    return ok ? EVM_OK : evm__h5w_fail(w, "attribute", where, name);
 }
 
-static int attr_str(writer *w, hid_t loc, const char *where, const char *name,
-                    const char *s)
+int evm__h5w_attr_str(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      const char *s)
 {
     const char *v = s ? s : "";
-    return attr_write(w, loc, where, name, w->str, w->str, 1, 1, &v);
+    return evm__h5w_attr(w, loc, where, name, w->str, w->str, 1, 1, &v);
 }
 
-static int attr_i64(writer *w, hid_t loc, const char *where, const char *name, int64_t v)
+int evm__h5w_attr_i64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      int64_t v)
 {
-    return attr_write(w, loc, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, 1, &v);
+    return evm__h5w_attr(w, loc, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, 1, &v);
 }
 
-static int attr_f64(writer *w, hid_t loc, const char *where, const char *name, double v)
+int evm__h5w_attr_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      double v)
 {
-    return attr_write(w, loc, where, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 1, &v);
+    return evm__h5w_attr(w, loc, where, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, 1, &v);
 }
 
 /* ---------------------------------------------------------------- datasets */
-static int dset_write(writer *w, hid_t loc, const char *where, const char *name,
+static int dset_write(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
                       hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
                       const void *buf)
 {
@@ -87,18 +79,17 @@ static int dset_write(writer *w, hid_t loc, const char *where, const char *name,
         (n == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
     if (d >= 0 && H5Dclose(d) < 0) ok = 0;
     if (sp >= 0) H5Sclose(sp);
-    return ok ? EVM_OK : fail(w, "dataset", where, name);
+    return ok ? EVM_OK : evm__h5w_fail(w, "dataset", where, name);
 }
 
-/* float64 [d0] (d1 < 0) or [d0 x d1]; a NULL array is written as NaN. */
-static int dset_f64(writer *w, hid_t loc, const char *where, const char *name,
-                    const double *x, int64_t d0, int64_t d1)
+int evm__h5w_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 const double *x, int64_t d0, int64_t d1)
 {
     hsize_t dims[2] = {(hsize_t)d0, (hsize_t)(d1 < 0 ? 1 : d1)};
     size_t n = (size_t)dims[0] * (size_t)dims[1];
     double *fill = NULL;
     if (!x && n > 0) {
-        if (!(fill = evm__malloc(n, sizeof *fill))) return nomem(w);
+        if (!(fill = evm__malloc(n, sizeof *fill))) return evm__h5w_nomem(w);
         for (size_t i = 0; i < n; i++) fill[i] = NAN;
         x = fill;
     }
@@ -108,14 +99,13 @@ static int dset_f64(writer *w, hid_t loc, const char *where, const char *name,
     return st;
 }
 
-/* int64 [n]; a NULL array is written as zeros. */
-static int dset_i64(writer *w, hid_t loc, const char *where, const char *name,
-                    const int64_t *x, int64_t n)
+int evm__h5w_i64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 const int64_t *x, int64_t n)
 {
     hsize_t dims[1] = {(hsize_t)n};
     int64_t *fill = NULL;
     if (!x && n > 0) {
-        if (!(fill = evm__calloc((size_t)n, sizeof *fill))) return nomem(w);
+        if (!(fill = evm__calloc((size_t)n, sizeof *fill))) return evm__h5w_nomem(w);
         x = fill;
     }
     int st = dset_write(w, loc, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, dims, x);
@@ -132,21 +122,21 @@ static const char **strings_or_empty(char *const *s, int64_t n)
     return v;
 }
 
-static int dset_str(writer *w, hid_t loc, const char *where, const char *name,
-                    char *const *s, int64_t n)
+int evm__h5w_str(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                 char *const *s, int64_t n)
 {
     hsize_t dims[1] = {(hsize_t)n};
     const char **v = strings_or_empty(s, n);
-    if (!v) return nomem(w);
+    if (!v) return evm__h5w_nomem(w);
     int st = dset_write(w, loc, where, name, w->str, w->str, 1, dims, v);
     free(v);
     return st;
 }
 
-static hid_t group_create(writer *w, hid_t loc, const char *where, const char *name)
+hid_t evm__h5w_group(evm__h5_writer *w, hid_t loc, const char *where, const char *name)
 {
     hid_t g = H5Gcreate2(loc, name, w->lcpl, w->gcpl, H5P_DEFAULT);
-    if (g < 0) fail(w, "group", where, name);
+    if (g < 0) evm__h5w_fail(w, "group", where, name);
     return g;
 }
 
@@ -177,7 +167,7 @@ static void now_iso8601(char buf[32])
         buf[0] = '\0';
 }
 
-static int write_root(writer *w, hid_t f, const evm_result *r)
+static int write_root(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
     char now[32];
     const char *ver =
@@ -187,82 +177,84 @@ static int write_root(writer *w, hid_t f, const evm_result *r)
         now_iso8601(now);
         created = now;
     }
-    (void)(attr_str(w, f, "/", "evalmix_version", ver) ||
-           attr_str(w, f, "/", "command", r->command) ||
-           attr_str(w, f, "/", "created", created) ||
-           attr_str(w, f, "/", "input", r->input) ||
-           attr_str(w, f, "/", "input_sha256", r->input_sha256) ||
-           attr_i64(w, f, "/", "threads", r->threads) ||
-           attr_i64(w, f, "/", "seed", r->seed));
+    (void)(evm__h5w_attr_str(w, f, "/", "evalmix_version", ver) ||
+           evm__h5w_attr_str(w, f, "/", "command", r->command) ||
+           evm__h5w_attr_str(w, f, "/", "created", created) ||
+           evm__h5w_attr_str(w, f, "/", "input", r->input) ||
+           evm__h5w_attr_str(w, f, "/", "input_sha256", r->input_sha256) ||
+           evm__h5w_attr_i64(w, f, "/", "threads", r->threads) ||
+           evm__h5w_attr_i64(w, f, "/", "seed", r->seed));
     return w->status;
 }
 
-static int write_fit(writer *w, hid_t f, const evm_result *r)
+static int write_fit(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
-    hid_t g = group_create(w, f, "/", "fit");
+    hid_t g = evm__h5w_group(w, f, "/", "fit");
     if (g < 0) return w->status;
     const char *p = "/fit";
-    (void)(attr_str(w, g, p, "formula", r->formula) ||
-           attr_str(w, g, p, "method", r->reml ? "REML" : "ML") ||
-           attr_f64(w, g, p, "objective", r->objective) ||
-           attr_f64(w, g, p, "loglik", r->loglik) || attr_f64(w, g, p, "aic", r->aic) ||
-           attr_f64(w, g, p, "bic", r->bic) || attr_f64(w, g, p, "sigma", r->sigma) ||
-           attr_i64(w, g, p, "n_obs", r->n_obs) ||
-           attr_i64(w, g, p, "converged", r->converged != 0) ||
-           attr_i64(w, g, p, "singular", r->singular != 0) ||
-           attr_i64(w, g, p, "n_evaluations", r->n_evaluations) ||
-           attr_str(w, g, p, "optimizer", r->optimizer) ||
-           attr_str(w, g, p, "message", r->message) ||
-           dset_f64(w, g, p, "theta", r->theta, r->ntheta, -1) ||
-           dset_f64(w, g, p, "resid_quantiles", r->resid_quantiles, 5, -1));
+    (void)(evm__h5w_attr_str(w, g, p, "formula", r->formula) ||
+           evm__h5w_attr_str(w, g, p, "method", r->reml ? "REML" : "ML") ||
+           evm__h5w_attr_f64(w, g, p, "objective", r->objective) ||
+           evm__h5w_attr_f64(w, g, p, "loglik", r->loglik) ||
+           evm__h5w_attr_f64(w, g, p, "aic", r->aic) ||
+           evm__h5w_attr_f64(w, g, p, "bic", r->bic) ||
+           evm__h5w_attr_f64(w, g, p, "sigma", r->sigma) ||
+           evm__h5w_attr_i64(w, g, p, "n_obs", r->n_obs) ||
+           evm__h5w_attr_i64(w, g, p, "converged", r->converged != 0) ||
+           evm__h5w_attr_i64(w, g, p, "singular", r->singular != 0) ||
+           evm__h5w_attr_i64(w, g, p, "n_evaluations", r->n_evaluations) ||
+           evm__h5w_attr_str(w, g, p, "optimizer", r->optimizer) ||
+           evm__h5w_attr_str(w, g, p, "message", r->message) ||
+           evm__h5w_f64(w, g, p, "theta", r->theta, r->ntheta, -1) ||
+           evm__h5w_f64(w, g, p, "resid_quantiles", r->resid_quantiles, 5, -1));
     H5Gclose(g);
     return w->status;
 }
 
-static int write_fixef(writer *w, hid_t f, const evm_result *r)
+static int write_fixef(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
-    hid_t g = group_create(w, f, "/", "fixef");
+    hid_t g = evm__h5w_group(w, f, "/", "fixef");
     if (g < 0) return w->status;
     const char *p = "/fixef";
-    (void)(attr_str(w, g, p, "ddf", r->ddf && *r->ddf ? r->ddf : "none") ||
-           dset_str(w, g, p, "name", r->fixef_name, r->p) ||
-           dset_f64(w, g, p, "estimate", r->beta, r->p, -1) ||
-           dset_f64(w, g, p, "se", r->se, r->p, -1) ||
-           dset_f64(w, g, p, "df", r->df, r->p, -1) ||
-           dset_f64(w, g, p, "t", r->t, r->p, -1) ||
-           dset_f64(w, g, p, "p", r->pval, r->p, -1) ||
-           dset_f64(w, g, p, "vcov", r->vcov, r->p, r->p) ||
-           dset_str(w, g, p, "dropped", r->dropped, r->ndropped));
+    (void)(evm__h5w_attr_str(w, g, p, "ddf", r->ddf && *r->ddf ? r->ddf : "none") ||
+           evm__h5w_str(w, g, p, "name", r->fixef_name, r->p) ||
+           evm__h5w_f64(w, g, p, "estimate", r->beta, r->p, -1) ||
+           evm__h5w_f64(w, g, p, "se", r->se, r->p, -1) ||
+           evm__h5w_f64(w, g, p, "df", r->df, r->p, -1) ||
+           evm__h5w_f64(w, g, p, "t", r->t, r->p, -1) ||
+           evm__h5w_f64(w, g, p, "p", r->pval, r->p, -1) ||
+           evm__h5w_f64(w, g, p, "vcov", r->vcov, r->p, r->p) ||
+           evm__h5w_str(w, g, p, "dropped", r->dropped, r->ndropped));
     H5Gclose(g);
     return w->status;
 }
 
-static int write_varcomp(writer *w, hid_t f, const evm_result *r)
+static int write_varcomp(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
-    hid_t g = group_create(w, f, "/", "varcomp");
+    hid_t g = evm__h5w_group(w, f, "/", "varcomp");
     if (g < 0) return w->status;
     const char *p = "/varcomp";
-    (void)(dset_str(w, g, p, "group", r->vc_group, r->nvc) ||
-           dset_str(w, g, p, "var1", r->vc_var1, r->nvc) ||
-           dset_str(w, g, p, "var2", r->vc_var2, r->nvc) ||
-           dset_f64(w, g, p, "vcov", r->vc_vcov, r->nvc, -1) ||
-           dset_f64(w, g, p, "sdcor", r->vc_sdcor, r->nvc, -1));
+    (void)(evm__h5w_str(w, g, p, "group", r->vc_group, r->nvc) ||
+           evm__h5w_str(w, g, p, "var1", r->vc_var1, r->nvc) ||
+           evm__h5w_str(w, g, p, "var2", r->vc_var2, r->nvc) ||
+           evm__h5w_f64(w, g, p, "vcov", r->vc_vcov, r->nvc, -1) ||
+           evm__h5w_f64(w, g, p, "sdcor", r->vc_sdcor, r->nvc, -1));
     H5Gclose(g);
     return w->status;
 }
 
-static int write_ranef_group(writer *w, hid_t rg, const evm_ranef *re)
+static int write_ranef_group(evm__h5_writer *w, hid_t rg, const evm_ranef *re)
 {
     char *link = escape_link(re->name ? re->name : "");
-    if (!link) return nomem(w);
+    if (!link) return evm__h5w_nomem(w);
     char *where = evm__asprintf("/ranef/%s", link);
-    hid_t g = where ? group_create(w, rg, "/ranef", link) : -1;
-    if (!where) nomem(w);
+    hid_t g = where ? evm__h5w_group(w, rg, "/ranef", link) : -1;
+    if (!where) evm__h5w_nomem(w);
     if (g >= 0) {
-        (void)(dset_str(w, g, where, "level", re->level, re->nlevels) ||
-               dset_str(w, g, where, "term", re->term, re->nterms) ||
-               dset_f64(w, g, where, "mode", re->mode, re->nlevels, re->nterms) ||
-               dset_f64(w, g, where, "condsd", re->condsd, re->nlevels, re->nterms));
+        (void)(evm__h5w_str(w, g, where, "level", re->level, re->nlevels) ||
+               evm__h5w_str(w, g, where, "term", re->term, re->nterms) ||
+               evm__h5w_f64(w, g, where, "mode", re->mode, re->nlevels, re->nterms) ||
+               evm__h5w_f64(w, g, where, "condsd", re->condsd, re->nlevels, re->nterms));
         H5Gclose(g);
     }
     free(where);
@@ -270,17 +262,18 @@ static int write_ranef_group(writer *w, hid_t rg, const evm_ranef *re)
     return w->status;
 }
 
-static int write_ranef(writer *w, hid_t f, const evm_result *r)
+static int write_ranef(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
-    hid_t g = group_create(w, f, "/", "ranef");
+    hid_t g = evm__h5w_group(w, f, "/", "ranef");
     if (g < 0) return w->status;
     /* The order again as an attribute, for readers that list links by name. */
     const char **order = strings_or_empty(NULL, r->nranef);
-    if (!order) nomem(w);
+    if (!order) evm__h5w_nomem(w);
     else {
         for (int i = 0; i < r->nranef; i++)
             if (r->ranef[i].name) order[i] = r->ranef[i].name;
-        attr_write(w, g, "/ranef", "order", w->str, w->str, (hsize_t)r->nranef, 0, order);
+        evm__h5w_attr(w, g, "/ranef", "order", w->str, w->str, (hsize_t)r->nranef, 0,
+                      order);
         free(order);
     }
     for (int i = 0; i < r->nranef && w->status >= 0; i++)
@@ -289,22 +282,22 @@ static int write_ranef(writer *w, hid_t f, const evm_result *r)
     return w->status;
 }
 
-static int write_tables(writer *w, hid_t f, const evm_result *r)
+static int write_tables(evm__h5_writer *w, hid_t f, const evm_result *r)
 {
-    hid_t g = group_create(w, f, "/", "groups");
+    hid_t g = evm__h5w_group(w, f, "/", "groups");
     if (g < 0) return w->status;
-    (void)(dset_str(w, g, "/groups", "name", r->group_name, r->ngroups) ||
-           dset_i64(w, g, "/groups", "nlevels", r->group_nlevels, r->ngroups));
+    (void)(evm__h5w_str(w, g, "/groups", "name", r->group_name, r->ngroups) ||
+           evm__h5w_i64(w, g, "/groups", "nlevels", r->group_nlevels, r->ngroups));
     H5Gclose(g);
-    if (w->status < 0 || (g = group_create(w, f, "/", "icc")) < 0) return w->status;
-    (void)(dset_str(w, g, "/icc", "group", r->icc_group, r->nicc) ||
-           dset_f64(w, g, "/icc", "value", r->icc, r->nicc, -1));
+    if (w->status < 0 || (g = evm__h5w_group(w, f, "/", "icc")) < 0) return w->status;
+    (void)(evm__h5w_str(w, g, "/icc", "group", r->icc_group, r->nicc) ||
+           evm__h5w_f64(w, g, "/icc", "value", r->icc, r->nicc, -1));
     H5Gclose(g);
-    if (w->status < 0 || (g = group_create(w, f, "/", "data")) < 0) return w->status;
-    (void)(attr_i64(w, g, "/data", "rows_read", r->rows_read) ||
-           attr_i64(w, g, "/data", "rows_used", r->rows_used) ||
-           attr_i64(w, g, "/data", "rows_dropped", r->rows_dropped) ||
-           attr_str(w, g, "/data", "drop_reason", r->drop_reason));
+    if (w->status < 0 || (g = evm__h5w_group(w, f, "/", "data")) < 0) return w->status;
+    (void)(evm__h5w_attr_i64(w, g, "/data", "rows_read", r->rows_read) ||
+           evm__h5w_attr_i64(w, g, "/data", "rows_used", r->rows_used) ||
+           evm__h5w_attr_i64(w, g, "/data", "rows_dropped", r->rows_dropped) ||
+           evm__h5w_attr_str(w, g, "/data", "drop_reason", r->drop_reason));
     H5Gclose(g);
     return w->status;
 }
@@ -330,7 +323,7 @@ static int check_counts(const char *path, const evm_result *r, evm_ctx *c)
                              "%s: random-effects group %d has a bad size (%lld x %d)", path,
                              i + 1, (long long)re->nlevels, re->nterms);
     }
-    return EVM_OK;
+    return evm__h5_check_infer(path, r, c);
 }
 
 /* Create "<path>.tmp.<pid>.<n>" exclusively, so two writers never share a name. */
@@ -373,7 +366,7 @@ int evm_h5_write_fit(const char *path, const evm_result *r, evm_ctx *c)
 
     evm__h5_quiet quiet;
     evm__h5_silence(&quiet);
-    writer w = {path, c, -1, -1, -1, EVM_OK};
+    evm__h5_writer w = {path, c, -1, -1, -1, EVM_OK};
     char *tmp = NULL;
     hid_t fcpl = -1, fapl = -1, file = -1;
     if ((st = create_temp(path, &tmp, c)) < 0) goto cleanup;
@@ -389,21 +382,22 @@ int evm_h5_write_fit(const char *path, const evm_result *r, evm_ctx *c)
         (fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
         /* Closing the file closes anything a failure left open. */
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
-        st = fail(&w, "file", NULL, NULL);
+        st = evm__h5w_fail(&w, "file", NULL, NULL);
         goto cleanup;
     }
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
-        st = fail(&w, "file", NULL, NULL);
+        st = evm__h5w_fail(&w, "file", NULL, NULL);
         goto cleanup;
     }
     if ((st = write_root(&w, file, r)) < 0 || (st = write_fit(&w, file, r)) < 0 ||
         (st = write_fixef(&w, file, r)) < 0 || (st = write_varcomp(&w, file, r)) < 0 ||
-        (st = write_ranef(&w, file, r)) < 0 || (st = write_tables(&w, file, r)) < 0)
+        (st = write_ranef(&w, file, r)) < 0 || (st = write_tables(&w, file, r)) < 0 ||
+        (st = evm__h5_write_infer(&w, file, r)) < 0)
         goto cleanup;
     herr_t closed = H5Fclose(file);
     file = -1;
     if (closed < 0) {
-        st = fail(&w, "file", NULL, NULL);
+        st = evm__h5w_fail(&w, "file", NULL, NULL);
         goto cleanup;
     }
     if (sync_file(tmp) < 0 || rename(tmp, path) < 0) {

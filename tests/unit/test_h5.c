@@ -9,8 +9,13 @@
  *    file) fails with one line and HDF5 prints nothing;
  *  - the file itself (when hdf5.h is at hand): UTF-8 strings, int64, creation order,
  *    escaped link names;
+ *  - the inference sections (/fixef/vcov_adj, /contrasts, /anova, /ci, /bootstrap,
+ *    /robust): all together in the exotic result, each alone (the others absent from the
+ *    file and read back as 0 / NULL), their shapes and types, and edited files;
  *  - golden summaries: sleepstudy fits whose numbers come from lme4 1.1-31 / lmerTest
- *    3.1-3 (R 4.2.2); the expected text is R's own print(summary(fit)).
+ *    3.1-3 (R 4.2.2); the expected text is R's own print(summary(fit)); the inference
+ *    sections checked against R's printing of the same numbers (printCoefmat,
+ *    print.anova, print of confint's matrix, lme4's title wrapping).
  *
  * Run from the repository root: build/test_h5 */
 #include "check.h"
@@ -74,6 +79,8 @@ static void set_ranef(evm_ranef *re, const char *name, int64_t nlevels, int nter
             re->condsd[l * nterms + t] = 0.1 * (double)(l + 1) + t;
         }
 }
+
+static void add_exotic_inference(evm_result *r);
 
 /* Everything a writer might trip over. */
 static evm_result *make_exotic(void)
@@ -144,7 +151,52 @@ static evm_result *make_exotic(void)
     r->rows_used = 4000000000LL;
     r->rows_dropped = 100;
     r->drop_reason = S("missing values in score, prior");
+    add_exotic_inference(r);
     return r;
+}
+
+/* Every inference section of a p = 3 result, with what a writer might trip over: NaN,
+ * -0.0 and Inf, a failed (NaN) bootstrap row, UTF-8 and punctuation in names, an int64
+ * cluster count. */
+static void add_exotic_inference(evm_result *r)
+{
+    r->vcov_adj = DV(9, 47.0, -1.5, 0.1, -1.5, 2.4, 0.2, 0.1, 0.2, 3.1);
+    r->ncontrasts = 2;
+    r->con_name = SV(2, "treat effect, year 1", "é/ü%");
+    r->con_expr = SV(2, "treat:cohort2", "0.5*(Intercept) - élève");
+    r->con_L = DV(6, 0.0, 1.0, 0.0, 0.5, -0.0, -1.0);
+    r->con_est = DV(2, 1.5, -0.0);
+    r->con_se = DV(2, 0.5, NAN);
+    r->con_df = DV(2, NAN, 12.5);
+    r->con_t = DV(2, 3.0, INFINITY);
+    r->con_p = DV(2, 0.0027, NAN);
+    r->nanova = 1;
+    r->anova_term = SV(1, "treat:cohort");
+    r->anova_F = DV(1, 4.0);
+    r->anova_ndf = DV(1, 2.0);
+    r->anova_ddf = DV(1, NAN);
+    r->anova_p = DV(1, 0.0183);
+    r->nci = 3;
+    r->ci_method = S("wald");
+    r->ci_level = 0.9;
+    r->ci_param = SV(3, ".sig01", ".sigma", "(Intercept)");
+    r->ci_lower = DV(3, NAN, 1.0, 2.0);
+    r->ci_upper = DV(3, NAN, 3.0, INFINITY);
+    r->nboot = 3;
+    r->nboot_ok = 2;
+    r->boot_seed = -7;
+    r->nbootpar = 2;
+    r->boot_param = SV(2, "(Intercept)", ".sigma");
+    r->boot_est = DV(6, 250.0, 25.0, NAN, NAN, 252.5, 26.0);
+    r->boot_lower = DV(2, 250.125, 25.05);
+    r->boot_upper = DV(2, 252.375, 25.95);
+    r->robust_cluster = S("école");
+    r->robust_nclusters = 3000000000LL;
+    r->robust_se = DV(3, 7.0, 1.25, NAN);
+    r->robust_df = DV(3, 2999999999.0, 17.5, NAN);
+    r->robust_t = DV(3, 35.9, -0.0, NAN);
+    r->robust_p = DV(3, 1e-300, 1.0, NAN);
+    r->robust_vcov = DV(9, 49.0, 0.5, 0.0, 0.5, 1.5625, 0.0, 0.0, 0.0, NAN);
 }
 
 /* ---------------------------------------------------------------- comparing results */
@@ -171,6 +223,73 @@ static int same_strings(char *const *a, char *const *b, int64_t n)
 
 #define CHECK_SAME_STR(f) CHECK_STR(nz(b->f), nz(a->f))
 #define CHECK_SAME_NUM(f) CHECK(same_double((double)b->f, (double)a->f))
+
+/* The inference sections: absent ones (count 0, NULL) read back absent. */
+static void check_same_inference(const evm_result *a, const evm_result *b)
+{
+    const int64_t p = a->p, pp = (int64_t)a->p * a->p;
+    CHECK(!a->vcov_adj == !b->vcov_adj);
+    if (a->vcov_adj) CHECK(same_doubles(b->vcov_adj, a->vcov_adj, pp));
+    CHECK_INT(b->ncontrasts, a->ncontrasts);
+    if (a->ncontrasts > 0) {
+        const int k = a->ncontrasts;
+        CHECK(same_strings(b->con_name, a->con_name, k));
+        CHECK(same_strings(b->con_expr, a->con_expr, k));
+        CHECK(same_doubles(b->con_L, a->con_L, k * p));
+        CHECK(same_doubles(b->con_est, a->con_est, k));
+        CHECK(same_doubles(b->con_se, a->con_se, k));
+        CHECK(same_doubles(b->con_df, a->con_df, k));
+        CHECK(same_doubles(b->con_t, a->con_t, k));
+        CHECK(same_doubles(b->con_p, a->con_p, k));
+    } else {
+        CHECK(!b->con_name && !b->con_L && !b->con_p);
+    }
+    CHECK_INT(b->nanova, a->nanova);
+    if (a->nanova > 0) {
+        CHECK(same_strings(b->anova_term, a->anova_term, a->nanova));
+        CHECK(same_doubles(b->anova_F, a->anova_F, a->nanova));
+        CHECK(same_doubles(b->anova_ndf, a->anova_ndf, a->nanova));
+        CHECK(same_doubles(b->anova_ddf, a->anova_ddf, a->nanova));
+        CHECK(same_doubles(b->anova_p, a->anova_p, a->nanova));
+    } else {
+        CHECK(!b->anova_term && !b->anova_F);
+    }
+    CHECK_INT(b->nci, a->nci);
+    if (a->nci > 0) {
+        CHECK_SAME_STR(ci_method);
+        CHECK_SAME_NUM(ci_level);
+        CHECK(same_strings(b->ci_param, a->ci_param, a->nci));
+        CHECK(same_doubles(b->ci_lower, a->ci_lower, a->nci));
+        CHECK(same_doubles(b->ci_upper, a->ci_upper, a->nci));
+    } else {
+        CHECK(!b->ci_method && !b->ci_param && !b->ci_lower);
+    }
+    CHECK_INT(b->nboot, a->nboot > 0 ? a->nboot : 0);
+    if (a->nboot > 0) {
+        CHECK_INT(b->nboot_ok, a->nboot_ok);
+        CHECK_INT(b->boot_seed, a->boot_seed);
+        CHECK_INT(b->nbootpar, a->nbootpar);
+        CHECK_SAME_NUM(ci_level);
+        CHECK(same_strings(b->boot_param, a->boot_param, a->nbootpar));
+        CHECK(same_doubles(b->boot_est, a->boot_est, a->nboot * a->nbootpar));
+        CHECK(same_doubles(b->boot_lower, a->boot_lower, a->nbootpar));
+        CHECK(same_doubles(b->boot_upper, a->boot_upper, a->nbootpar));
+    } else {
+        CHECK(!b->boot_param && !b->boot_est && b->nbootpar == 0);
+    }
+    CHECK(!a->robust_cluster == !b->robust_cluster);
+    if (a->robust_cluster) {
+        CHECK_SAME_STR(robust_cluster);
+        CHECK_INT(b->robust_nclusters, a->robust_nclusters);
+        CHECK(same_doubles(b->robust_se, a->robust_se, p));
+        CHECK(same_doubles(b->robust_df, a->robust_df, p));
+        CHECK(same_doubles(b->robust_t, a->robust_t, p));
+        CHECK(same_doubles(b->robust_p, a->robust_p, p));
+        CHECK(same_doubles(b->robust_vcov, a->robust_vcov, pp));
+    } else {
+        CHECK(!b->robust_se && !b->robust_vcov && b->robust_nclusters == 0);
+    }
+}
 
 static void check_same(const evm_result *a, const evm_result *b)
 {
@@ -234,6 +353,7 @@ static void check_same(const evm_result *a, const evm_result *b)
     CHECK_INT(b->rows_used, a->rows_used);
     CHECK_INT(b->rows_dropped, a->rows_dropped);
     CHECK_SAME_STR(drop_reason);
+    check_same_inference(a, b);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -395,6 +515,12 @@ static void test_empty(evm_ctx *c)
     a->nicc = 1;
     a->ndropped = 1;
     a->ddf = S("Kenward-Roger");
+    a->ncontrasts = 1; /* inference counts without arrays too */
+    a->nanova = 2;
+    a->nci = 1;
+    a->nboot = 2;
+    a->nbootpar = 1;
+    a->robust_cluster = S("");
     evm_result_print(devnull, a);
     fclose(devnull);
     /* Counts without arrays are written as NaN / "" (graceful), negative ones refused. */
@@ -406,7 +532,19 @@ static void test_empty(evm_ctx *c)
         CHECK(isnan(b->beta[1]) && isnan(b->vcov[3]));
         CHECK_STR(b->fixef_name[1], "");
         CHECK_INT(b->group_nlevels[0], 0);
+        CHECK_INT(b->ncontrasts, 1);
+        CHECK(isnan(b->con_L[1]) && isnan(b->con_p[0]));
+        CHECK_INT(b->nanova, 2);
+        CHECK_INT(b->nboot, 2);
+        CHECK(isnan(b->boot_est[1]));
+        CHECK_STR(b->ci_method, "");
+        CHECK_STR(b->robust_cluster, "");
+        CHECK(isnan(b->robust_vcov[3]));
     }
+    a->nboot = -1;
+    CHECK_INT(evm_h5_write_fit(tmp_path("neg.h5"), a, c), EVM_ERR_ARG);
+    CHECK(strstr(evm_ctx_message(c), "nboot = -1") != NULL);
+    a->nboot = 0;
     a->p = -1;
     CHECK_INT(evm_h5_write_fit(tmp_path("neg.h5"), a, c), EVM_ERR_ARG);
     CHECK_INT(count_entries("neg.h5"), 0);
@@ -416,6 +554,81 @@ static void test_empty(evm_ctx *c)
     CHECK_INT(evm_h5_read_fit(path, NULL, c), EVM_ERR_ARG);
     evm_result_free(&a);
     evm_result_free(&b);
+}
+
+/* Free one inference section of r and mark it absent (0 / NULL). */
+static void drop_section(evm_result *r, int k)
+{
+    switch (k) {
+    case 0:
+        free(r->vcov_adj);
+        r->vcov_adj = NULL;
+        break;
+    case 1:
+        for (int i = 0; i < r->ncontrasts; i++) free(r->con_name[i]), free(r->con_expr[i]);
+        free(r->con_name), free(r->con_expr), free(r->con_L), free(r->con_est);
+        free(r->con_se), free(r->con_df), free(r->con_t), free(r->con_p);
+        r->con_name = r->con_expr = NULL;
+        r->con_L = r->con_est = r->con_se = r->con_df = r->con_t = r->con_p = NULL;
+        r->ncontrasts = 0;
+        break;
+    case 2:
+        for (int i = 0; i < r->nanova; i++) free(r->anova_term[i]);
+        free(r->anova_term), free(r->anova_F), free(r->anova_ndf), free(r->anova_ddf);
+        free(r->anova_p);
+        r->anova_term = NULL;
+        r->anova_F = r->anova_ndf = r->anova_ddf = r->anova_p = NULL;
+        r->nanova = 0;
+        break;
+    case 3:
+        for (int i = 0; i < r->nci; i++) free(r->ci_param[i]);
+        free(r->ci_param), free(r->ci_method), free(r->ci_lower), free(r->ci_upper);
+        r->ci_param = NULL;
+        r->ci_method = NULL;
+        r->ci_lower = r->ci_upper = NULL;
+        r->nci = 0;
+        break;
+    case 4:
+        for (int i = 0; i < r->nbootpar; i++) free(r->boot_param[i]);
+        free(r->boot_param), free(r->boot_est), free(r->boot_lower), free(r->boot_upper);
+        r->boot_param = NULL;
+        r->boot_est = r->boot_lower = r->boot_upper = NULL;
+        r->nboot = r->nboot_ok = r->boot_seed = 0;
+        r->nbootpar = 0;
+        break;
+    case 5:
+        free(r->robust_cluster), free(r->robust_se), free(r->robust_df), free(r->robust_t);
+        free(r->robust_p), free(r->robust_vcov);
+        r->robust_cluster = NULL;
+        r->robust_se = r->robust_df = r->robust_t = r->robust_p = r->robust_vcov = NULL;
+        r->robust_nclusters = 0;
+        break;
+    }
+}
+
+/* Each inference section alone: written, read back, and the others absent. */
+static void test_sections_alone(evm_ctx *c)
+{
+    for (int k = 0; k < 6; k++) {
+        evm_result *a = make_exotic(), *b = NULL;
+        for (int j = 0; j < 6; j++)
+            if (j != k) drop_section(a, j);
+        const char *path = tmp_path("alone.h5");
+        CHECK_INT(evm_h5_write_fit(path, a, c), EVM_OK);
+        CHECK_INT(evm_h5_read_fit(path, &b, c), EVM_OK);
+        if (b) check_same(a, b);
+        if (k == 4 && b) CHECK(b->ci_level == 0.9); /* from /bootstrap@level alone */
+#ifdef HAVE_HDF5_H
+        static const char *paths[6] = {"/fixef/vcov_adj", "/contrasts", "/anova", "/ci",
+                                       "/bootstrap",      "/robust"};
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        for (int j = 0; j < 6; j++)
+            CHECK((H5Lexists(f, paths[j], H5P_DEFAULT) > 0) == (j == k));
+        H5Fclose(f);
+#endif
+        evm_result_free(&a);
+        evm_result_free(&b);
+    }
 }
 
 static void test_atomic(evm_ctx *c)
@@ -630,6 +843,72 @@ static void test_layout(evm_ctx *c)
     H5Tclose(t);
     H5Aclose(at);
     H5Gclose(g);
+
+    /* The inference sections: shapes (rows first), types, and after the core ones. */
+    static const struct {
+        const char *path;
+        int rank;
+        hsize_t d0, d1;
+        H5T_class_t cls;
+    } shapes[] = {{"/fixef/vcov_adj", 2, 3, 3, H5T_FLOAT},
+                  {"/contrasts/name", 1, 2, 0, H5T_STRING},
+                  {"/contrasts/L", 2, 2, 3, H5T_FLOAT},
+                  {"/contrasts/p", 1, 2, 0, H5T_FLOAT},
+                  {"/anova/den_df", 1, 1, 0, H5T_FLOAT},
+                  {"/ci/param", 1, 3, 0, H5T_STRING},
+                  {"/bootstrap/estimates", 2, 3, 2, H5T_FLOAT},
+                  {"/bootstrap/upper", 1, 2, 0, H5T_FLOAT},
+                  {"/robust/vcov", 2, 3, 3, H5T_FLOAT},
+                  {"/robust/df", 1, 3, 0, H5T_FLOAT}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        d = H5Dopen2(f, shapes[k].path, H5P_DEFAULT);
+        sp = H5Dget_space(d);
+        t = H5Dget_type(d);
+        dims[0] = dims[1] = 99;
+        int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
+        if (rank != shapes[k].rank || dims[0] != shapes[k].d0 ||
+            (rank == 2 && dims[1] != shapes[k].d1) || H5Tget_class(t) != shapes[k].cls ||
+            (shapes[k].cls == H5T_STRING && !is_utf8_vlen(t)) ||
+            (shapes[k].cls == H5T_FLOAT && H5Tget_size(t) != 8)) {
+            fprintf(stderr, "layout of %s\n", shapes[k].path);
+            CHECK(!"inference layout");
+        }
+        H5Tclose(t);
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    int64_t n64 = 0;
+    double lev = 0;
+    at = H5Aopen_by_name(f, "/robust", "n_clusters", H5P_DEFAULT, H5P_DEFAULT);
+    t = H5Aget_type(at);
+    CHECK(H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 8);
+    H5Aread(at, H5T_NATIVE_INT64, &n64);
+    CHECK_INT(n64, 3000000000LL);
+    H5Tclose(t);
+    H5Aclose(at);
+    at = H5Aopen_by_name(f, "/bootstrap", "n", H5P_DEFAULT, H5P_DEFAULT);
+    t = H5Aget_type(at);
+    CHECK(H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 8);
+    H5Tclose(t);
+    H5Aclose(at);
+    at = H5Aopen_by_name(f, "/bootstrap", "level", H5P_DEFAULT, H5P_DEFAULT);
+    H5Aread(at, H5T_NATIVE_DOUBLE, &lev);
+    CHECK(lev == 0.9);
+    H5Aclose(at);
+    at = H5Aopen_by_name(f, "/ci", "method", H5P_DEFAULT, H5P_DEFAULT);
+    t = H5Aget_type(at);
+    CHECK(is_utf8_vlen(t));
+    H5Tclose(t);
+    H5Aclose(at);
+    static const char *order_root[12] = {"fit",    "fixef", "varcomp",   "ranef",
+                                         "groups", "icc",   "data",      "contrasts",
+                                         "anova",  "ci",    "bootstrap", "robust"};
+    for (int k = 0; k < 12; k++) {
+        name[0] = '\0';
+        H5Lget_name_by_idx(f, "/", H5_INDEX_CRT_ORDER, H5_ITER_INC, (hsize_t)k, name,
+                           sizeof name, H5P_DEFAULT);
+        CHECK_STR(name, order_root[k]);
+    }
     H5Fclose(f);
     evm_result_free(&a);
 }
@@ -697,6 +976,49 @@ static void numeric_name(hid_t f)
     H5Sclose(sp);
 }
 
+/* Replace dataset `path` with a float64 [d0 x d1] (d1 = 0: [d0]) or string [d0] one. */
+static void replace_dset(hid_t f, const char *path, int is_str, hsize_t d0, hsize_t d1)
+{
+    H5Ldelete(f, path, H5P_DEFAULT);
+    hsize_t dims[2] = {d0, d1};
+    double x[16] = {0};
+    const char *v[16] = {"a", "b", "c", "d"};
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hid_t sp = H5Screate_simple(d1 ? 2 : 1, dims, NULL);
+    hid_t d = H5Dcreate2(f, path, is_str ? t : H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    if (is_str) H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    else H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+}
+static void narrow_L(hid_t f) { replace_dset(f, "/contrasts/L", 0, 2, 2); }
+static void short_expr(hid_t f) { replace_dset(f, "/contrasts/expr", 1, 1, 0); }
+static void drop_robust_se(hid_t f) { H5Ldelete(f, "/robust/se", H5P_DEFAULT); }
+static void anova_dataset(hid_t f) { replace_dset(f, "/anova", 0, 1, 0); }
+static void set_boot_attr(hid_t f, const char *name, hid_t type, const void *v)
+{
+    hid_t g = H5Gopen2(f, "/bootstrap", H5P_DEFAULT), sp = H5Screate(H5S_SCALAR);
+    H5Adelete(g, name);
+    hid_t at = H5Acreate2(g, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, type == H5T_IEEE_F64LE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, v);
+    H5Aclose(at);
+    H5Sclose(sp);
+    H5Gclose(g);
+}
+static void too_many_ok(hid_t f)
+{
+    int64_t v = 4;
+    set_boot_attr(f, "n_ok", H5T_STD_I64LE, &v);
+}
+static void float_boot_n(hid_t f)
+{
+    double v = 3;
+    set_boot_attr(f, "n", H5T_IEEE_F64LE, &v);
+}
+
 static void test_edited(evm_ctx *c)
 {
     long err;
@@ -707,6 +1029,14 @@ static void test_edited(evm_ctx *c)
     check_edited(c, "method", bad_method, "/fit/method is not \"REML\" or \"ML\"");
     check_edited(c, "numeric names", numeric_name,
                  "/groups/name is not a 1-d string dataset");
+    check_edited(c, "narrow L", narrow_L, "/contrasts/L is 2 x 2, expected 2 x 3");
+    check_edited(c, "short expr", short_expr, "/contrasts/expr has 1 entries, expected 2");
+    check_edited(c, "n_ok > n", too_many_ok, "/bootstrap/n_ok is not a count in [0, n]");
+    check_edited(c, "no robust se", drop_robust_se,
+                 "missing /robust/se (not a complete evalmix result file)");
+    check_edited(c, "float n", float_boot_n, "/bootstrap/n is not an int64");
+    check_edited(c, "anova a dataset", anova_dataset,
+                 "cannot read group /anova: not a group");
     err = release_stderr();
     CHECK_INT(err, 0);
 }
@@ -978,6 +1308,298 @@ static const char golden_complex[] =
     "optimizer (bobyqa) did not converge after 1000 evaluations: maximum number of "
     "evaluations reached\n";
 
+/* The inference sections of the lmerTest fit above, numbers from R 4.2.2 (lmerTest 3.1-3,
+ * clubSandwich 0.5.8): contest(m, rbind(slope = c(0, 1), day5 = c(1, 5)), joint = FALSE);
+ * anova(m); confint(m, method = "profile", oldNames = TRUE); coef_test(m, vcov = "CR2",
+ * cluster = sleepstudy$Subject, test = "Satterthwaite").  The bootstrap numbers are made
+ * up (the summary prints only its counts and seed). */
+static evm_result *make_inference(void)
+{
+    evm_result *r = make_sleepstudy(1, 1);
+    r->ncontrasts = 2;
+    r->con_name = SV(2, "slope", "day5");
+    r->con_expr = SV(2, "Days", "(Intercept) + 5*Days");
+    r->con_L = DV(4, 0.0, 1.0, 1.0, 5.0);
+    r->con_est = DV(2, 10.467285959595987, 303.74153464646491);
+    r->con_se = DV(2, 1.5457896439059811, 9.5812773920098309);
+    r->con_df = DV(2, 16.99998372559174, 16.999799390321147);
+    r->con_t = DV(2, 6.7714814889991812, 31.701569865805766);
+    r->con_p = DV(2, 3.2638244699273644e-06, 1.4529418332384176e-16);
+    r->nanova = 1;
+    r->anova_term = SV(1, "Days");
+    r->anova_F = DV(1, 45.85296155585857);
+    r->anova_ndf = DV(1, 1.0);
+    r->anova_ddf = DV(1, 16.99998372559174);
+    r->anova_p = DV(1, 3.2638244699273644e-06);
+    r->nci = 6;
+    r->ci_method = S("profile");
+    r->ci_level = 0.95;
+    r->ci_param = SV(6, ".sig01", ".sig02", ".sig03", ".sigma", "(Intercept)", "Days");
+    r->ci_lower = DV(6, 14.381473226452481, -0.4815007593806867, 3.8011642690423915,
+                     22.898266882081039, 237.68069550523418, 7.3586532751169935);
+    r->ci_upper = DV(6, 37.715991719427443, 0.68498625015103021, 8.7533850633131713,
+                     28.857996511408729, 265.12951468017417, 13.575918751708203);
+    r->nboot = 4;
+    r->nboot_ok = 3;
+    r->boot_seed = 42;
+    r->nbootpar = 2;
+    r->boot_param = SV(2, "(Intercept)", "Days");
+    r->boot_est = DV(8, 250.1, 10.2, NAN, NAN, 252.3, 10.9, 249.0, 9.8);
+    r->boot_lower = DV(2, 249.1, 9.8);
+    r->boot_upper = DV(2, 252.2, 10.9);
+    r->robust_cluster = S("Subject");
+    r->robust_nclusters = 18;
+    r->robust_se = DV(2, 6.8245565320690691, 1.5457888962947051);
+    r->robust_df = DV(2, 17.000000000000004, 17.000000000000028);
+    r->robust_t = DV(2, 36.838306440442651, 6.7714847639844837);
+    r->robust_p = DV(2, 1.1708875409155897e-17, 3.2637880713311361e-06);
+    r->robust_vcov = DV(4, 46.574571859406596, -1.4510957058544887, -1.4510957058544884,
+                        2.3894633119080022);
+    return r;
+}
+
+#define LEGEND                                                                             \
+    "---\n"                                                                                \
+    "Signif. codes:  0 \xe2\x80\x98***\xe2\x80\x99 0.001 \xe2\x80\x98**\xe2\x80\x99 0.01 " \
+    "\xe2\x80\x98*\xe2\x80\x99 0.05 \xe2\x80\x98.\xe2\x80\x99 0.1 \xe2\x80\x98 "           \
+    "\xe2\x80\x99 1\n"
+
+/* What R prints for each (the contrasts and the robust table through printCoefmat(tab,
+ * digits = 4), the F tests through print.anova() of anova(m)[, 3:6] with its heading),
+ * after golden_lmertest. */
+static const char golden_inference_sections[] =
+    "\n"
+    "Contrasts:\n"
+    "      Estimate Std. Error      df t value Pr(>|t|)    \n"
+    "slope   10.467      1.546  17.000   6.771 3.26e-06 ***\n"
+    "day5   303.742      9.581  17.000  31.702  < 2e-16 ***\n" LEGEND "\n"
+    "Type III Analysis of Variance Table with Satterthwaite's method\n"
+    "     NumDF DenDF F value    Pr(>F)    \n"
+    "Days     1    17  45.853 3.264e-06 ***\n" LEGEND "\n"
+    "Confidence intervals (profile, 95%):\n"
+    "                  2.5 %      97.5 %\n"
+    ".sig01       14.3814732  37.7159917\n"
+    ".sig02       -0.4815008   0.6849863\n"
+    ".sig03        3.8011643   8.7533851\n"
+    ".sigma       22.8982669  28.8579965\n"
+    "(Intercept) 237.6806955 265.1295147\n"
+    "Days          7.3586533  13.5759188\n"
+    "\n"
+    "Parametric bootstrap: 4 replicates (1 failed), seed 42\n"
+    "\n"
+    "Cluster-robust (CR2) standard errors by Subject (18 clusters):\n"
+    "            Estimate Robust SE      df t value Pr(>|t|)    \n"
+    "(Intercept)  251.405     6.825  17.000  36.838  < 2e-16 ***\n"
+    "Days          10.467     1.546  17.000   6.771 3.26e-06 ***\n" LEGEND;
+
+/* The summary of r contains `want` (a whole section, from its leading blank line). */
+static void check_section(const char *what, const evm_result *r, const char *want)
+{
+    char *got = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&got, &n);
+    evm_result_print(f, r);
+    fclose(f);
+    if (!strstr(got, want)) {
+        fprintf(stderr, "section %s missing; got:\n%s---- want:\n%s----\n", what, got,
+                want);
+        CHECK(!"golden section");
+    } else {
+        CHECK(1);
+    }
+    free(got);
+}
+
+/* Free r's F tests and give it k new rows. */
+static void set_anova(evm_result *r, int k)
+{
+    for (int i = 0; i < r->nanova; i++) free(r->anova_term[i]);
+    free(r->anova_term), free(r->anova_F), free(r->anova_ndf), free(r->anova_ddf);
+    free(r->anova_p);
+    r->nanova = k;
+    r->anova_term = calloc((size_t)k, sizeof *r->anova_term);
+    r->anova_F = calloc((size_t)k, sizeof(double));
+    r->anova_ndf = calloc((size_t)k, sizeof(double));
+    r->anova_ddf = calloc((size_t)k, sizeof(double));
+    r->anova_p = calloc((size_t)k, sizeof(double));
+}
+
+static void set_ddf(evm_result *r, const char *ddf)
+{
+    free(r->ddf);
+    r->ddf = S(ddf);
+}
+
+/* Layouts checked one section at a time against R's printing of the same numbers. */
+static void test_golden_sections(void)
+{
+    evm_result *r = make_inference();
+
+    /* lmerTest's ham example: anova(lmer(Informed.liking ~ Product * Information * Gender
+     * + (1 | Consumer) + (1 | Consumer:Product), data = ham)) */
+    set_anova(r, 7);
+    const char *terms[7] = {"Product",
+                            "Information",
+                            "Gender",
+                            "Product:Information",
+                            "Product:Gender",
+                            "Information:Gender",
+                            "Product:Information:Gender"};
+    const double ndf[7] = {3, 1, 1, 3, 3, 1, 3},
+                 ddf[7] = {236.99989589361400, 315.99998496638375, 79.000006403474714,
+                           315.99998500294430, 236.99989588682880, 315.99998499674666,
+                           315.99998497881779},
+                 F[7] = {3.8192770648176695, 3.8701703193288535,  0.87893856699249417,
+                         2.0890734904055703, 0.34837493342623577, 0.84523125251554099,
+                         1.1993855295781295},
+                 pv[7] = {0.010628370769265420, 0.050026008621601017, 0.35134993987692997,
+                          0.10157601404042736,  0.79035961920666897,  0.35860614592961093,
+                          0.31009613418764548};
+    for (int i = 0; i < 7; i++) {
+        r->anova_term[i] = S(terms[i]);
+        r->anova_ndf[i] = ndf[i];
+        r->anova_ddf[i] = ddf[i];
+        r->anova_F[i] = F[i];
+        r->anova_p[i] = pv[i];
+    }
+    check_section("ham anova", r,
+                  "\nType III Analysis of Variance Table with Satterthwaite's method\n"
+                  "                           NumDF DenDF F value  Pr(>F)  \n"
+                  "Product                        3   237  3.8193 0.01063 *\n"
+                  "Information                    1   316  3.8702 0.05003 .\n"
+                  "Gender                         1    79  0.8789 0.35135  \n"
+                  "Product:Information            3   316  2.0891 0.10158  \n"
+                  "Product:Gender                 3   237  0.3484 0.79036  \n"
+                  "Information:Gender             1   316  0.8452 0.35861  \n"
+                  "Product:Information:Gender     3   316  1.1994 0.31010  \n" LEGEND);
+
+    /* A tiny p, a missing DenDF (printed blank, as na.print = ""), an F that rounds to
+     * zero: print.anova of data.frame(NumDF = c(1, 2, 3), DenDF = c(17.00001, NA, 120.5),
+     * `F value` = c(250.3, 1.2, 1e-5), `Pr(>F)` = c(1e-20, 0.31, 0.99999)). */
+    set_anova(r, 3);
+    const char *t3[3] = {"Days", "grp", "Days:grp"};
+    const double n3[3] = {1, 2, 3}, d3[3] = {17.00001, NAN, 120.5},
+                 F3[3] = {250.3, 1.2, 1e-5}, p3[3] = {1e-20, 0.31, 0.99999};
+    for (int i = 0; i < 3; i++) {
+        r->anova_term[i] = S(t3[i]);
+        r->anova_ndf[i] = n3[i];
+        r->anova_ddf[i] = d3[i];
+        r->anova_F[i] = F3[i];
+        r->anova_p[i] = p3[i];
+    }
+    check_section("anova edges", r,
+                  "\nType III Analysis of Variance Table with Satterthwaite's method\n"
+                  "         NumDF DenDF F value Pr(>F)    \n"
+                  "Days         1  17.0   250.3 <2e-16 ***\n"
+                  "grp          2           1.2   0.31    \n"
+                  "Days:grp     3 120.5     0.0   1.00    \n" LEGEND);
+
+    /* printCoefmat(digits = 4) of a table needing scientific notation, NAs and "<2e-16". */
+    free(r->con_est), free(r->con_se), free(r->con_df), free(r->con_t), free(r->con_p);
+    for (int i = 0; i < 2; i++) free(r->con_name[i]), free(r->con_expr[i]);
+    free(r->con_name), free(r->con_expr), free(r->con_L);
+    r->ncontrasts = 3;
+    r->con_name = SV(3, "a", "b", "c");
+    r->con_expr = SV(3, "Days", "Days", "Days");
+    r->con_L = DV(6, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0);
+    r->con_est = DV(3, 1e-5, 2.5, -300.0);
+    r->con_se = DV(3, 3e-6, 0.1, NAN);
+    r->con_df = DV(3, 10.5, 100.25, 3.0);
+    r->con_t = DV(3, 3.333333, 25.0, NAN);
+    r->con_p = DV(3, 0.00757, 1e-30, NAN);
+    check_section("contrast edges", r,
+                  "\nContrasts:\n"
+                  "    Estimate Std. Error         df t value Pr(>|t|)    \n"
+                  "a  1.000e-05  3.000e-06  1.050e+01   3.333  0.00757 ** \n"
+                  "b  2.500e+00  1.000e-01  1.002e+02  25.000  < 2e-16 ***\n"
+                  "c -3.000e+02         NA  3.000e+00      NA       NA    \n" LEGEND);
+    evm_result_free(&r);
+
+    /* Kenward-Roger: pbkrtest's numbers through anova(m, ddf = "Kenward-Roger"); the title
+     * as summary(m, ddf = "Kenward-Roger") prints it. */
+    r = make_inference();
+    set_ddf(r, "Kenward-Roger");
+    r->anova_ddf[0] = 17.000000000000512;
+    r->anova_p[0] = 3.2638080181476218e-06;
+    check_section("KR title", r,
+                  "Linear mixed model fit by REML. t-tests use Kenward-Roger's method [\n"
+                  "lmerModLmerTest]\n");
+    check_section("KR anova", r,
+                  "\nType III Analysis of Variance Table with Kenward-Roger's method\n"
+                  "     NumDF DenDF F value    Pr(>F)    \n"
+                  "Days     1    17  45.853 3.264e-06 ***\n" LEGEND);
+    r->reml = 0; /* lme4:::.prt.methTit() of the title an ML fit would have */
+    check_section(
+        "KR ML title", r,
+        "Linear mixed model fit by maximum likelihood . t-tests use Kenward-Roger's\n"
+        "  method [lmerModLmerTest]\n");
+    r->reml = 1;
+
+    /* Residual df: no lmerTest equivalent; its title wrapped as lme4 wraps. */
+    set_ddf(r, "residual");
+    check_section(
+        "residual title", r,
+        "Linear mixed model fit by REML. t-tests use residual degrees of freedom [\n"
+        "lmerModLmerTest]\n");
+    check_section(
+        "residual anova", r,
+        "\nType III Analysis of Variance Table with residual degrees of freedom\n");
+
+    /* No ddf: lme4's columns for the contrasts; chi-square F tests with a blank DenDF. */
+    set_ddf(r, "none");
+    free(r->df), free(r->pval);
+    r->df = DV(2, NAN, NAN);
+    r->pval = DV(2, NAN, NAN);
+    r->con_df[0] = r->con_df[1] = r->con_p[0] = r->con_p[1] = NAN;
+    r->anova_ddf[0] = NAN;
+    r->anova_p[0] = 1.2747027300346498e-11;
+    check_section("lme4 title", r, "Linear mixed model fit by REML ['lmerMod']\n");
+    check_section("lme4 contrasts", r,
+                  "\nContrasts:\n"
+                  "      Estimate Std. Error t value\n"
+                  "slope   10.467      1.546   6.771\n"
+                  "day5   303.742      9.581  31.702\n"
+                  "\nType III Analysis of Variance Table with Wald chi-square tests (no "
+                  "denominator df)\n"
+                  "     NumDF DenDF F value    Pr(>F)    \n"
+                  "Days     1        45.853 1.275e-11 ***\n" LEGEND);
+
+    /* Wald intervals as confint(m, method = "Wald", level = 0.9) and level = 0.99. */
+    free(r->ci_method);
+    r->ci_method = S("wald");
+    r->ci_level = 0.9;
+    for (int i = 0; i < 4; i++) r->ci_lower[i] = r->ci_upper[i] = NAN;
+    r->ci_lower[4] = 240.17964222230736, r->ci_upper[4] = 262.6305674746626;
+    r->ci_lower[5] = 7.9246882573132087, r->ci_upper[5] = 13.009883661878764;
+    check_section("wald 90", r,
+                  "\nConfidence intervals (wald, 90%):\n"
+                  "                   5 %      95 %\n"
+                  ".sig01              NA        NA\n"
+                  ".sig02              NA        NA\n"
+                  ".sig03              NA        NA\n"
+                  ".sigma              NA        NA\n"
+                  "(Intercept) 240.179642 262.63057\n"
+                  "Days          7.924688  13.00988\n");
+    r->ci_level = 0.99;
+    r->ci_lower[4] = 233.826109, r->ci_upper[4] = 268.98410;
+    r->ci_lower[5] = 6.485596, r->ci_upper[5] = 14.44898;
+    check_section("wald 99", r,
+                  "\nConfidence intervals (wald, 99%):\n"
+                  "                 0.5 %    99.5 %\n"
+                  ".sig01              NA        NA\n"
+                  ".sig02              NA        NA\n"
+                  ".sig03              NA        NA\n"
+                  ".sigma              NA        NA\n"
+                  "(Intercept) 233.826109 268.98410\n"
+                  "Days          6.485596  14.44898\n");
+
+    r->nboot = r->nboot_ok = 1;
+    r->boot_seed = -3;
+    check_section("one replicate", r,
+                  "\nParametric bootstrap: 1 replicate (0 failed), seed -3\n");
+    evm_result_free(&r);
+}
+
 static void check_golden(const char *what, evm_result *r, const char *want)
 {
     char *got = NULL;
@@ -1001,6 +1623,15 @@ static void test_golden(void)
     check_golden("ML", make_sleepstudy(0, 0), golden_ml);
     check_golden("lmerTest", make_sleepstudy(1, 1), golden_lmertest);
     check_golden("complex", make_complex(), golden_complex);
+    char *want = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&want, &n);
+    fputs(golden_lmertest, f);
+    fputs(golden_inference_sections, f);
+    fclose(f);
+    check_golden("inference", make_inference(), want);
+    free(want);
+    test_golden_sections();
 }
 
 int main(void)
@@ -1013,6 +1644,7 @@ int main(void)
     evm_ctx *c = evm_ctx_create();
     test_round_trip(c);
     test_empty(c);
+    test_sections_alone(c);
     test_atomic(c);
     test_read_errors(c);
 #ifdef HAVE_HDF5_H
