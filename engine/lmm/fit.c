@@ -13,6 +13,7 @@
 
 /* lme4's isSingular(tol = 1e-4): a diagonal element of some Λ template below tol. */
 #define EVM__SINGULAR_TOL 1e-4
+#define EVM__POLISH_STEP 1e-3
 
 void evm_lmm_opts_default(evm_lmm_opts *o)
 {
@@ -128,21 +129,61 @@ static const char *nlopt_result_name(nlopt_result r)
     }
 }
 
-static int optimise(evm_lmm *m, evm_ctx *c)
+static nlopt_opt make_optimiser(evm_lmm *m)
 {
     nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)m->ntheta);
-    if (!opt) return evm__fail(c, EVM_ERR_NOMEM, "out of memory creating the optimiser");
-    nlopt_set_lower_bounds(opt, m->lower);
-    nlopt_set_min_objective(opt, nlopt_objective, m);
+    if (!opt) return NULL;
     /* Tighter than lme4's nloptwrap (ftol_abs = xtol_abs = 1e-8): boundary fits must reach
      * θ = 0 closely for variance components to match to 1e-3 with a 1e-4 floor. */
-    nlopt_set_ftol_rel(opt, m->opts.ftol_rel);
-    nlopt_set_xtol_abs1(opt, m->opts.xtol_abs);
-    nlopt_set_maxeval(opt, m->opts.max_eval);
-    double fmin = HUGE_VAL;
-    m->nevals = 0;
-    nlopt_result r = nlopt_optimize(opt, m->theta, &fmin);
+    if (nlopt_set_lower_bounds(opt, m->lower) < 0 ||
+        nlopt_set_min_objective(opt, nlopt_objective, m) < 0 ||
+        nlopt_set_ftol_rel(opt, m->opts.ftol_rel) < 0 ||
+        nlopt_set_xtol_abs1(opt, m->opts.xtol_abs) < 0 ||
+        nlopt_set_maxeval(opt, m->opts.max_eval) < 0) {
+        nlopt_destroy(opt);
+        return NULL;
+    }
+    return opt;
+}
+
+int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, double *fmin)
+{
+    nlopt_opt opt = make_optimiser(m);
+    if (!opt) return NLOPT_OUT_OF_MEMORY;
+    double *start = evm__malloc((size_t)m->ntheta, sizeof(double));
+    nlopt_result r = NLOPT_OUT_OF_MEMORY;
+    if (!start) goto cleanup;
+    const int evals0 = m->nevals;
+    *fmin = HUGE_VAL;
+    if (step && nlopt_set_initial_step(opt, step) < 0) goto cleanup;
+    r = nlopt_optimize(opt, theta, fmin);
+    if (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) {
+        /* Polish: BOBYQA stops on a small relative change of the objective, which on flat
+         * objectives leaves θ ~1e-5 short of the optimum; a restart with a small trust
+         * region closes in.  The better point is kept. */
+        memcpy(start, theta, sizeof(double) * m->ntheta);
+        const double f0 = *fmin;
+        const int left = m->opts.max_eval - (m->nevals - evals0);
+        nlopt_set_initial_step1(opt, EVM__POLISH_STEP);
+        nlopt_set_ftol_rel(opt, 1e-15);
+        nlopt_set_maxeval(opt, left > 0 ? left : 1);
+        nlopt_result r2 = nlopt_optimize(opt, theta, fmin);
+        if (r2 < 0 || !(*fmin <= f0)) {
+            memcpy(theta, start, sizeof(double) * m->ntheta);
+            *fmin = f0;
+        }
+    }
+cleanup:
+    free(start);
     nlopt_destroy(opt);
+    return (int)r;
+}
+
+static int optimise(evm_lmm *m, evm_ctx *c)
+{
+    double fmin;
+    m->nevals = 0;
+    nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, NULL, &fmin);
     m->opt_status = (int)r;
     m->converged = (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) ||
                    r == NLOPT_ROUNDOFF_LIMITED;
