@@ -65,6 +65,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Every warning on the context as "evalmix: warning: <text>"; returns how many. */
 int cli_report_warnings(const evm_ctx *c);
+/* Progress of long work on stderr ("bootstrap: 1200/10000"), for terminals only;
+ * arg is the label.  The line is cleared when done == total. */
+void cli_progress(void *arg, int64_t done, int64_t total);
 /* Flush stdout; on a write error report it and return CLI_EXIT_ERROR, else `status`. */
 int cli_finish_stdout(int status);
 

@@ -31,6 +31,20 @@ static const char fit_help[] =
     "  --out FILE.h5      write the fit to FILE.h5 (replaced atomically; its folder\n"
     "                     must exist; nothing is written on error)\n"
     "  --threads N        use N threads (default: all cores)\n"
+    "\n"
+    "Inference (see docs/methods.md):\n"
+    "  --ddf METHOD       denominator df for t and F tests: satterthwaite (default,\n"
+    "                     as lmerTest), kenward-roger (as pbkrtest), residual, none\n"
+    "  --contrast NAME=EXPR  a linear contrast of coefficients, e.g.\n"
+    "                     'year2=treat + treat:factor(year)2'; repeatable\n"
+    "                     (grammar: docs/contrasts.md)\n"
+    "  --anova            F test of every fixed-effect term (lmerTest's type III)\n"
+    "  --ci METHOD        confidence intervals: profile, wald or boot\n"
+    "  --level L          confidence level for --ci and --bootstrap (default 0.95)\n"
+    "  --bootstrap N      parametric bootstrap with N replicates, in parallel\n"
+    "  --seed S           seed of the bootstrap's random streams (default 1); the\n"
+    "                     results are identical for any --threads\n"
+    "  --robust VAR       cluster-robust (CR2) standard errors by the factor VAR\n"
     "  --max-eval N       stop the optimiser after N objective evaluations\n"
     "  --strict           exit with status 3 if there was any warning (the file is\n"
     "                     still written)\n"
@@ -59,6 +73,14 @@ static const cli_optspec fit_opts[] = {
     {"max-eval", CLI_VALUE, 0},
     {"strict", CLI_FLAG, 0},
     {"quiet", CLI_FLAG, 0},
+    {"ddf", CLI_VALUE, 0},
+    {"contrast", CLI_VALUE, 1},
+    {"anova", CLI_FLAG, 0},
+    {"ci", CLI_VALUE, 0},
+    {"level", CLI_VALUE, 0},
+    {"bootstrap", CLI_VALUE, 0},
+    {"seed", CLI_VALUE, 0},
+    {"robust", CLI_VALUE, 0},
 };
 
 typedef struct {
@@ -66,6 +88,8 @@ typedef struct {
     int reml, strict, quiet, threads, max_eval;
     int nref;
     char **ref_var, **ref_level;
+    evm_infer_opts infer;
+    char **con_name, **con_expr;
 } fit_request;
 
 static void fit_request_free(fit_request *q)
@@ -76,6 +100,12 @@ static void fit_request_free(fit_request *q)
     }
     free(q->ref_var);
     free(q->ref_level);
+    for (int i = 0; i < q->infer.ncontrasts; i++) {
+        free(q->con_name[i]);
+        free(q->con_expr[i]);
+    }
+    free(q->con_name);
+    free(q->con_expr);
 }
 
 static int add_ref(fit_request *q, const char *s, size_t len)
@@ -129,6 +159,66 @@ static int split_refs(fit_request *q, const char *val)
     return CLI_EXIT_OK;
 }
 
+/* --ddf, --contrast, --anova, --ci, --level, --bootstrap, --seed, --robust */
+static int read_inference(const cli_args *a, fit_request *q)
+{
+    evm_infer_opts *io = &q->infer;
+    evm_infer_opts_default(io);
+    io->seed = 1;
+    const char *s = cli_value(a, "ddf");
+    if (s) {
+        evm_ctx *c = evm_ctx_create();
+        int bad = !c || evm_ddf_parse(s, &io->ddf, c) != EVM_OK;
+        evm_ctx_destroy(&c);
+        if (bad)
+            return cli_usage_error("fit", "--ddf '%s' is not one of satterthwaite, "
+                                          "kenward-roger, residual, none", s);
+    }
+    char *const *cons;
+    const int ncon = cli_values(a, "contrast", &cons);
+    q->con_name = calloc((size_t)(ncon ? ncon : 1), sizeof(char *));
+    q->con_expr = calloc((size_t)(ncon ? ncon : 1), sizeof(char *));
+    if (!q->con_name || !q->con_expr) return cli_usage_error("fit", "out of memory");
+    for (int i = 0; i < ncon; i++) {
+        const char *eq = strchr(cons[i], '=');
+        if (!eq || eq == cons[i] || !eq[1])
+            return cli_usage_error("fit", "--contrast '%s' is not NAME=EXPRESSION", cons[i]);
+        q->con_name[i] = strndup(cons[i], (size_t)(eq - cons[i]));
+        q->con_expr[i] = strdup(eq + 1);
+        io->ncontrasts = i + 1;
+        if (!q->con_name[i] || !q->con_expr[i]) return cli_usage_error("fit", "out of memory");
+    }
+    io->contrast_name = (const char *const *)q->con_name;
+    io->contrast_expr = (const char *const *)q->con_expr;
+    io->anova = cli_count(a, "anova") > 0;
+    io->ci = cli_value(a, "ci");
+    if (io->ci && strcmp(io->ci, "profile") && strcmp(io->ci, "wald") && strcmp(io->ci, "boot"))
+        return cli_usage_error("fit", "--ci '%s' is not one of profile, wald, boot", io->ci);
+    if ((s = cli_value(a, "level"))) {
+        char *end;
+        io->level = strtod(s, &end);
+        if (*end || !(io->level > 0 && io->level < 1))
+            return cli_usage_error("fit", "--level '%s' is not a number between 0 and 1", s);
+    }
+    int n = 0;
+    if ((s = cli_value(a, "bootstrap"))) {
+        if (cli_parse_posint(s, INT_MAX, &n))
+            return cli_usage_error("fit", "--bootstrap '%s' is not a positive whole number", s);
+        io->nboot = n;
+    }
+    if ((s = cli_value(a, "seed"))) {
+        char *end;
+        long long seed = strtoll(s, &end, 10);
+        if (*end || !*s || seed < 0)
+            return cli_usage_error("fit", "--seed '%s' is not a whole number >= 0", s);
+        io->seed = seed;
+    }
+    if (io->ci && strcmp(io->ci, "boot") == 0 && io->nboot == 0)
+        return cli_usage_error("fit", "--ci boot needs --bootstrap N");
+    io->robust = cli_value(a, "robust");
+    return CLI_EXIT_OK;
+}
+
 /* Turn parsed options into a fit request; usage errors are printed here. */
 static int read_request(const cli_args *a, fit_request *q)
 {
@@ -158,7 +248,7 @@ static int read_request(const cli_args *a, fit_request *q)
         int st = split_refs(q, refs[i]);
         if (st != CLI_EXIT_OK) return st;
     }
-    return CLI_EXIT_OK;
+    return read_inference(a, q);
 }
 
 /* Fail before a long fit rather than after it when --out cannot be written: its folder
@@ -206,19 +296,22 @@ static int check_out_path(const char *out, const char *input)
     return st;
 }
 
-/* The reader requests: the formula's columns plus the weights column if missing. */
-static evm_colreq *with_weights(const evm_colreq *req, int nreq, const char *weights,
-                                int *n)
+/* The reader requests: the formula's columns plus the weights column and the robust
+ * cluster column (as a factor) when the formula does not already read them so. */
+static evm_colreq *with_extra(const evm_colreq *req, int nreq, const char *weights,
+                              const char *cluster, int *n)
 {
-    evm_colreq *all = malloc((size_t)(nreq + 1) * sizeof *all);
+    evm_colreq *all = malloc((size_t)(nreq + 2) * sizeof *all);
     if (!all) return NULL;
-    int have = 0;
+    int have_w = 0, have_c = 0;
     for (int i = 0; i < nreq; i++) {
         all[i] = req[i];
-        if (weights && strcmp(req[i].name, weights) == 0) have = 1;
+        if (weights && strcmp(req[i].name, weights) == 0) have_w = 1;
+        if (cluster && strcmp(req[i].name, cluster) == 0 && req[i].as == EVM_AS_FACTOR) have_c = 1;
     }
     *n = nreq;
-    if (weights && !have) all[(*n)++] = (evm_colreq){weights, EVM_AS_AUTO};
+    if (weights && !have_w) all[(*n)++] = (evm_colreq){weights, EVM_AS_AUTO};
+    if (cluster && !have_c) all[(*n)++] = (evm_colreq){cluster, EVM_AS_FACTOR};
     return all;
 }
 
@@ -291,11 +384,12 @@ static int run_fit(const fit_request *q, int full_argc, char **full_argv)
     o.ref_var = (const char *const *)q->ref_var;
     o.ref_level = (const char *const *)q->ref_level;
     if (q->max_eval > 0) o.max_eval = q->max_eval;
+    o.cluster = q->infer.robust;
 
     if (evm_formula_columns(q->formula, &o, &req, &nreq, c) < 0) goto engine_error;
     if (q->out && (st = check_out_path(q->out, q->input)) != CLI_EXIT_OK) goto cleanup;
     st = CLI_EXIT_ERROR;
-    if (!(all = with_weights(req, nreq, q->weights, &nall))) goto nomem;
+    if (!(all = with_extra(req, nreq, q->weights, q->infer.robust, &nall))) goto nomem;
     if (check_columns(q->input, all, nall, q->formula, &o, c) < 0) goto engine_error;
     if (evm_csv_read(q->input, all, nall, &frame, c) < 0) goto engine_error;
     if (evm_frame_sha256(frame)) snprintf(sha, sizeof sha, "%s", evm_frame_sha256(frame));
@@ -304,6 +398,11 @@ static int run_fit(const fit_request *q, int full_argc, char **full_argv)
     fit_status = evm_lmm_fit(m, c);
     if (fit_status < 0) goto engine_error;
     if (evm_lmm_result(m, &r, c) < 0) goto engine_error;
+    evm_infer_opts io = q->infer;
+    if (io.nboot > 0 && isatty(STDERR_FILENO)) io.progress = cli_progress, io.progress_arg = "bootstrap";
+    int inf_status = evm_lmm_infer(m, &io, r, c);
+    if (inf_status < 0) goto engine_error;
+    if (inf_status > 0 && fit_status == 0) fit_status = inf_status;
     evm_lmm_destroy(&m);
     if (cli_set_provenance(r, full_argc, full_argv, q->input, sha, evm_ctx_threads(c)))
         goto nomem;

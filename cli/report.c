@@ -74,3 +74,13 @@ int cli_finish_stdout(int status)
     }
     return status;
 }
+
+void cli_progress(void *arg, int64_t done, int64_t total)
+{
+    const char *label = arg ? arg : "working";
+    if (done >= total)
+        fprintf(stderr, "\r%*s\r", (int)strlen(label) + 32, "");
+    else
+        fprintf(stderr, "\r%s: %lld/%lld", label, (long long)done, (long long)total);
+    fflush(stderr);
+}
