@@ -4,6 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+int cli_cmd_match(int argc, char **argv, int full_argc, char **full_argv);   /* cmd_match.c */
+
+int cli_cmd_simulate(int argc, char **argv);   /* cmd_simulate.c */
+
+/* cli/cmd_wwc.c (declared here rather than in cli.h: one registration point). */
+int cli_cmd_wwc(int argc, char **argv);
+int cli_cmd_effects(int argc, char **argv, int full_argc, char **full_argv);   /* cmd_effects.c */
+
 /* The one place the global usage is described (docs/cli.md repeats it). */
 static const char main_help[] =
     "Usage: evalmix COMMAND [options]\n"
@@ -11,8 +19,12 @@ static const char main_help[] =
     "Mixed-effects models for education evaluation.\n"
     "\n"
     "Commands:\n"
-    "  fit    fit a linear mixed model to a CSV file; print and save the result\n"
-    "  show   print the summary stored in a result file (.h5)\n"
+    "  effects   programme effects school by school, by cohort and by subgroup\n"
+    "  fit       fit a linear mixed model to a CSV file; print and save the result\n"
+    "  match     match comparison students to treated ones; weights and balance\n"
+    "  show      print the summary stored in a result file (.h5)\n"
+    "  simulate  write a simulated evaluation dataset with known truth (CSV)\n"
+    "  wwc       WWC effect size and clustering correction from group statistics\n"
     "\n"
     "Options:\n"
     "  -h, --help  show this help and exit ('evalmix COMMAND --help' for a command)\n"
@@ -43,6 +55,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "fit") == 0) return cli_cmd_fit(argc - 1, argv + 1, argc, argv);
     if (strcmp(cmd, "show") == 0) return cli_cmd_show(argc - 1, argv + 1);
+    if (strcmp(cmd, "match") == 0) return cli_cmd_match(argc - 1, argv + 1, argc, argv);
+    if (strcmp(cmd, "simulate") == 0) return cli_cmd_simulate(argc - 1, argv + 1);
+    if (strcmp(cmd, "wwc") == 0) return cli_cmd_wwc(argc - 1, argv + 1);
+    if (strcmp(cmd, "effects") == 0) return cli_cmd_effects(argc - 1, argv + 1, argc, argv);
     if (cmd[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);
 }

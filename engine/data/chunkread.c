@@ -1,10 +1,10 @@
 /* chunkread.c — stream a file in 8 MB chunks, hashing every byte with SHA-256 once.
  *
- * Each chunk lives in a slot with HEAD spare bytes in front, so the incomplete row at
+ * Each chunk lives in a slot with up to 1 MB of spare bytes in front, so the incomplete row at
  * the end of one chunk can be copied just before the next chunk and the caller sees one
  * contiguous piece.  With threads >= 2 a producer thread reads and hashes slots ahead
  * of the caller (a ring of NSLOT slots); a slot is handed over only once hashed, so the
- * caller owns it completely.  Rows longer than HEAD go through a side buffer. */
+ * caller owns it completely.  Longer rows go through a side buffer. */
 #include "data_internal.h"
 
 #include <errno.h>
@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #define NSLOT 3
-#define HEAD ((size_t)1 << 20)
+#define HEAD_MAX ((size_t)1 << 20)
 
 typedef struct {
-    char *mem;          /* HEAD + EVM__CHUNK_BYTES + 1 bytes */
-    size_t n;           /* new bytes at mem + HEAD */
+    char *mem;          /* head + chunk + EVM__PIECE_SPARE bytes */
+    size_t n;           /* new bytes at mem + head */
     int eof;            /* the file ends with this slot */
     int err;            /* errno of a failed read, 0 if none */
     int ready;          /* filled and not yet released by the caller */
@@ -31,6 +31,7 @@ struct evm__chunkrd {
     char *path;
     int fd;
     int64_t size;
+    size_t chunk, head; /* bytes read at a time; room for a carried row before them */
     EVP_MD_CTX *md;
     int hash_ok;
     int nslots;
@@ -44,19 +45,19 @@ struct evm__chunkrd {
     char *piece;        /* the piece last handed out */
     size_t piece_len;
     int at_eof;
-    char *side;         /* piece for rows longer than HEAD */
+    char *side;         /* piece for rows longer than head */
     size_t side_cap;
 };
 
 /* Read a full chunk (or up to EOF) into s and hash it. */
 static void fill_slot(evm__chunkrd *r, slot *s)
 {
-    char *p = s->mem + HEAD;
+    char *p = s->mem + r->head;
     size_t n = 0;
     s->eof = 0;
     s->err = 0;
-    while (n < EVM__CHUNK_BYTES) {
-        ssize_t k = read(r->fd, p + n, EVM__CHUNK_BYTES - n);
+    while (n < r->chunk) {
+        ssize_t k = read(r->fd, p + n, r->chunk - n);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) {
             s->err = errno ? errno : EIO;
@@ -121,8 +122,14 @@ int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx
     r->path = evm__strdup(path);
     r->md = EVP_MD_CTX_new();
     if (!r->path || !r->md || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) goto nomem;
+    /* Small files get small buffers (the size is a hint: a file that grows is still
+     * read correctly, in more pieces). */
+    r->chunk = EVM__CHUNK_BYTES;
+    if (r->size >= 0 && (uint64_t)r->size < EVM__CHUNK_BYTES)
+        r->chunk = (size_t)r->size + 1 < 4096 ? 4096 : (size_t)r->size + 1;
+    r->head = r->chunk < HEAD_MAX ? r->chunk : HEAD_MAX;
     for (int i = 0; i < r->nslots; i++) {
-        r->slots[i].mem = malloc(HEAD + EVM__CHUNK_BYTES + 1);
+        r->slots[i].mem = evm__malloc_huge(r->head + r->chunk + EVM__PIECE_SPARE, 1);
         if (!r->slots[i].mem) goto nomem;
     }
     if (threads >= 2 && pthread_mutex_init(&r->mu, NULL) == 0) {
@@ -191,7 +198,7 @@ static void release_slot(evm__chunkrd *r, int i)
 /* Carry `keep` bytes plus the slot's data into the side buffer. */
 static int join_in_side(evm__chunkrd *r, const char *carry, size_t keep, const slot *s)
 {
-    size_t need = keep + s->n + 1;
+    size_t need = keep + s->n + EVM__PIECE_SPARE;
     if (need > r->side_cap) {
         size_t off = r->piece == r->side && r->side ? (size_t)(carry - r->side) : 0;
         int in_side = r->piece == r->side && r->side;
@@ -202,7 +209,7 @@ static int join_in_side(evm__chunkrd *r, const char *carry, size_t keep, const s
         r->side_cap = need;
     }
     memmove(r->side, carry, keep);
-    memcpy(r->side + keep, s->mem + HEAD, s->n);
+    memcpy(r->side + keep, s->mem + r->head, s->n);
     return EVM_OK;
 }
 
@@ -224,8 +231,8 @@ int evm__chunkrd_next(evm__chunkrd *r, size_t keep, char **buf, size_t *len, int
     if (s->err)
         return evm__fail(c, EVM_ERR_IO, "%s: cannot read: %s", r->path, strerror(s->err));
     char *piece;
-    if (keep <= HEAD) {
-        piece = s->mem + HEAD - keep;
+    if (keep <= r->head) {
+        piece = s->mem + r->head - keep;
         if (keep) memcpy(piece, carry, keep);
     } else {
         if (join_in_side(r, carry, keep, s) < 0)

@@ -4,9 +4,8 @@
  * sentinel after its last byte so the field scan needs no bounds check.  A row cut by
  * the end of a piece is carried into the next piece and tokenized again from its start.
  * Rows are tokenized into (pointer, length) spans without copying; only the requested
- * fields are looked at further (evm__csvcol_put). */
+ * fields are looked at further: in batches of rows, column by column (evm__csvcol). */
 #include "data_internal.h"
-#include "par/par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,6 @@ typedef struct {
     char *s;            /* field content (inside the quotes when quoted) */
     uint32_t n;
     uint8_t quoted, esc;   /* esc: contains "" pairs still to collapse */
-    uint32_t lineoff;   /* newlines between the row start and this field */
 } fld;
 
 typedef struct {
@@ -35,6 +33,14 @@ typedef struct {
 } tok_row;
 
 typedef struct {
+    int64_t n;          /* rows */
+    uint32_t *row_off;  /* [bcap] where each row starts in the piece */
+    int64_t *row_line;  /* [bcap] its physical line */
+    evm__span *spans;   /* [nreq][bcap] the requested fields */
+    char *end;          /* scan position after the last row */
+} rowbuf;
+
+typedef struct {
     const char *path;
     evm_ctx *c;
     int ncols;          /* header fields */
@@ -43,18 +49,19 @@ typedef struct {
     int fcap;
     int nreq;
     evm__csvcol *cols;  /* [nreq] */
-    int threads;        /* for the column pass */
     int64_t nrows, cap; /* rows stored, room in the columns */
     int64_t line;       /* physical line where the current row starts */
     int64_t nblank, blank_line;   /* blank lines waiting to see whether data follows */
     int64_t file_size, data_start, piece_off;
     char *piece;        /* start of the current piece */
     int grown;
-    /* the batch being built: rows of the current piece, spans of the requested fields */
-    int64_t bn, bcap;
-    uint32_t *row_off;  /* [bcap] */
-    int64_t *row_line;  /* [bcap] */
-    evm__span *spans;   /* [nreq][bcap] */
+    /* batches: rows of the current piece, spans of the requested fields; one is filled
+     * while the columns store the other */
+    int64_t bcap;
+    rowbuf buf[2];
+    rowbuf *fill, *inflight;
+    evm__batch batch;   /* the batch in flight, as the columns see it */
+    evm__pool *pool;
     /* the column pass: per column its own context (columns may run in parallel),
      * error row, status, time spent (to start the slowest first) */
     evm_ctx **cctx;
@@ -62,7 +69,6 @@ typedef struct {
     int *status;
     double *cost;
     int *order;
-    evm__batch batch;
 } csv_reader;
 
 static int count_newlines(const char *s, size_t n)
@@ -105,7 +111,7 @@ static int tokenize(char *p, const char *end, int eof, fld *f, int cap, tok_row 
         size_t n;
         int quoted = *p == '"', esc = 0, lineoff = lines;
         if (!quoted) {
-            while (*p != ',' && *p != '\n') p++;
+            while (*p != ',' && *p != '\n') p++;   /* (a word-at-a-time scan was slower) */
             n = (size_t)(p - s);
         } else {
             int more = 0;
@@ -136,7 +142,6 @@ static int tokenize(char *p, const char *end, int eof, fld *f, int cap, tok_row 
             f[k].n = (uint32_t)n;
             f[k].quoted = (uint8_t)quoted;
             f[k].esc = (uint8_t)esc;
-            f[k].lineoff = (uint32_t)lineoff;
         }
         k++;
         if (*p == ',') {
@@ -153,14 +158,18 @@ static int tokenize(char *p, const char *end, int eof, fld *f, int cap, tok_row 
     }
 }
 
-/* Collapse "" to " inside a quoted field (the piece belongs to us). */
+/* Collapse "" to " inside a quoted field (the piece belongs to us).  The bytes freed at
+ * the end become spaces: line numbers are found later by counting the newlines of the
+ * row, and a stale copy of one must not count twice. */
 static void unescape(fld *fl)
 {
     char *w = fl->s;
-    for (const char *r = fl->s, *e = fl->s + fl->n; r < e; r++) {
+    const char *e = fl->s + fl->n;
+    for (const char *r = fl->s; r < e; r++) {
         *w++ = *r;
         if (*r == '"') r++;
     }
+    memset(w, ' ', (size_t)(e - w));
     fl->n = (uint32_t)(w - fl->s);
 }
 
@@ -277,7 +286,8 @@ static int resolve(csv_reader *r, const evm_colreq *req)
 
 /* ---------------------------------------------------------------- rows */
 
-#define BATCH_ROWS ((int64_t)1 << 17)
+#define BATCH_ROWS ((int64_t)1 << 15)
+#define SPAN_BYTES_MAX ((int64_t)32 << 20)
 enum { SCAN_PIECE = 0, SCAN_FULL = 1 };
 
 static double now_seconds(void)
@@ -287,37 +297,53 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Batch arrays and the per-column state of the column pass. */
-static int setup_batches(csv_reader *r)
+/* Batch buffers, helper threads and the per-column state of the column pass. */
+static int setup_batches(csv_reader *r, int threads)
 {
     int nq = r->nreq ? r->nreq : 1;
+    /* rows per batch: at most BATCH_ROWS, 32 MB of spans, or the rows the file can hold */
     r->bcap = BATCH_ROWS;
-    r->row_off = evm__malloc((size_t)r->bcap, sizeof *r->row_off);
-    r->row_line = evm__malloc((size_t)r->bcap, sizeof *r->row_line);
-    r->spans = evm__malloc_huge((size_t)r->bcap * (size_t)nq, sizeof *r->spans);
+    if (r->bcap > SPAN_BYTES_MAX / ((int64_t)nq * (int64_t)sizeof(evm__span)))
+        r->bcap = SPAN_BYTES_MAX / ((int64_t)nq * (int64_t)sizeof(evm__span));
+    if (r->file_size >= 0 && r->bcap > r->file_size / 2 + 16) r->bcap = r->file_size / 2 + 16;
+    if (r->bcap < 16) r->bcap = 16;
+    int ok = 1;
+    for (int b = 0; b < 2; b++) {
+        rowbuf *rb = &r->buf[b];
+        rb->row_off = evm__malloc((size_t)r->bcap, sizeof *rb->row_off);
+        rb->row_line = evm__malloc((size_t)r->bcap, sizeof *rb->row_line);
+        rb->spans = evm__malloc_huge((size_t)r->bcap * (size_t)nq, sizeof *rb->spans);
+        ok &= rb->row_off && rb->row_line && rb->spans;
+    }
     r->cctx = calloc((size_t)nq, sizeof *r->cctx);
     r->bad_row = calloc((size_t)nq, sizeof *r->bad_row);
     r->status = calloc((size_t)nq, sizeof *r->status);
     r->cost = calloc((size_t)nq, sizeof *r->cost);
     r->order = calloc((size_t)nq, sizeof *r->order);
-    if (!r->row_off || !r->row_line || !r->spans || !r->cctx || !r->bad_row || !r->status ||
-        !r->cost || !r->order)
+    if (!ok || !r->cctx || !r->bad_row || !r->status || !r->cost || !r->order)
         return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
-    for (int i = 0; i < r->nreq; i++)
+    for (int i = 0; i < r->nreq; i++) {
+        r->order[i] = i;
         if (!(r->cctx[i] = evm_ctx_create()))
             return evm__fail(r->c, EVM_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    /* Helpers store columns while this thread tokenizes the next batch; without them
+     * (one thread, or none could be started) everything runs here, in the same order. */
+    int helpers = threads - 1 < r->nreq ? threads - 1 : r->nreq;
+    r->pool = evm__pool_create(helpers);
     return EVM_OK;
 }
 
-/* One more row in the batch: where it starts and its requested fields. */
+/* One more row in the batch being filled: where it starts and its requested fields. */
 static void batch_row(csv_reader *r, const char *row_start, int64_t line, const fld *f)
 {
-    int64_t k = r->bn++;
-    r->row_off[k] = (uint32_t)(row_start - r->piece);
-    r->row_line[k] = line;
+    rowbuf *rb = r->fill;
+    int64_t k = rb->n++;
+    rb->row_off[k] = (uint32_t)(row_start - r->piece);
+    rb->row_line[k] = line;
     for (int i = 0; i < r->nreq; i++) {
         const fld *fl = &f[r->cols[i].field];
-        evm__span *sp = &r->spans[(int64_t)i * r->bcap + k];
+        evm__span *sp = &rb->spans[(int64_t)i * r->bcap + k];
         sp->off = (uint32_t)(fl->s - r->piece);
         sp->len = fl->n | (fl->quoted ? EVM__SPAN_QUOTED : 0);
     }
@@ -330,8 +356,8 @@ static int flush_blanks(csv_reader *r, char *row_start)
     if (r->ncols != 1)
         return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:1: blank line, the header has %d "
                          "fields", r->path, (long long)r->blank_line, r->ncols);
-    fld empty = {row_start, 0, 0, 0, 0};
-    while (r->nblank > 0 && r->bn < r->bcap - 1) {
+    fld empty = {row_start, 0, 0, 0};
+    while (r->nblank > 0 && r->fill->n < r->bcap - 1) {
         batch_row(r, row_start, r->blank_line++, &empty);
         r->nblank--;
     }
@@ -359,14 +385,16 @@ static int take_row(csv_reader *r, const tok_row *t, char *row_start)
     return EVM_OK;
 }
 
-/* Tokenize rows from *pp into the batch until the piece ends inside a row (SCAN_PIECE),
- * the batch is full (SCAN_FULL) or a row is malformed (error). */
-static int scan_batch(csv_reader *r, char **pp, char *end, int eof)
+/* Tokenize rows from *pp into the batch rb until the piece ends inside a row
+ * (SCAN_PIECE), the batch is full (SCAN_FULL) or a row is malformed (error). */
+static int scan_batch(csv_reader *r, rowbuf *rb, char **pp, char *end, int eof)
 {
     char *p = *pp;
     int st = SCAN_PIECE;
+    r->fill = rb;
+    rb->n = 0;
     while (p < end) {
-        if (r->bn == r->bcap) {
+        if (rb->n == r->bcap) {
             st = SCAN_FULL;
             break;
         }
@@ -382,18 +410,18 @@ static int scan_batch(csv_reader *r, char **pp, char *end, int eof)
         r->line += 1 + t.lines;
         p = t.next;
     }
-    *pp = p;
+    *pp = rb->end = p;
     return st;
 }
 
-/* Room for the batch in every column.  The first time, estimate the total from the
- * bytes per row so far, bounded by the file size (a row takes at least one byte). */
-static int reserve_rows(csv_reader *r, const char *scan_end)
+/* Room for batch rb in every column.  The first time, estimate the total from the bytes
+ * per row so far, bounded by the file size (a row takes at least one byte). */
+static int reserve_rows(csv_reader *r, const rowbuf *rb)
 {
-    int64_t need = r->nrows + r->bn;
+    int64_t need = r->nrows + rb->n;
     if (need <= r->cap && r->cap > 0) return EVM_OK;
     int64_t cap = need > r->cap + r->cap / 2 ? need : r->cap + r->cap / 2;
-    int64_t done = r->piece_off + (int64_t)(scan_end - r->piece) - r->data_start;
+    int64_t done = r->piece_off + (int64_t)(rb->end - r->piece) - r->data_start;
     if (!r->grown && r->file_size > 0 && done > 0) {
         double rows = (double)need * (double)(r->file_size - r->data_start) / (double)done;
         int64_t est = (int64_t)(rows * 1.03) + 1024;
@@ -414,46 +442,65 @@ static void column_task(void *arg, int task)
     csv_reader *r = arg;
     int i = r->order[task];
     double t0 = now_seconds();
-    r->status[i] = evm__csvcol_put_batch(&r->cols[i], &r->batch, r->spans + (int64_t)i * r->bcap,
+    r->status[i] = evm__csvcol_put_batch(&r->cols[i], &r->batch,
+                                         r->inflight->spans + (int64_t)i * r->bcap,
                                          &r->bad_row[i], r->cctx[i]);
     r->cost[i] = now_seconds() - t0;
 }
 
-/* Store the batch in every column (columns in parallel, slowest first).  The error of
- * the earliest row wins (then the first request), as if read row by row. */
-static int run_batch(csv_reader *r, const char *scan_end)
+/* Start storing batch rb in every column, on the helpers (slowest column first). */
+static int start_pass(csv_reader *r, rowbuf *rb)
 {
-    if (r->bn == 0) return EVM_OK;
-    int st = reserve_rows(r, scan_end);
+    r->inflight = rb;
+    if (rb->n == 0) return EVM_OK;
+    int st = reserve_rows(r, rb);
     if (st < 0) return st;
-    r->batch = (evm__batch){r->piece, r->bn, r->nrows, r->row_off, r->row_line};
+    r->batch = (evm__batch){r->piece, rb->n, r->nrows, rb->row_off, rb->row_line};
     for (int i = 0; i < r->nreq; i++) {       /* insertion sort by cost, descending */
         int j = i;
         for (; j > 0 && r->cost[r->order[j - 1]] < r->cost[i]; j--) r->order[j] = r->order[j - 1];
         r->order[j] = i;
     }
-    evm__parallel_for(r->nreq, r->threads, column_task, r);
+    evm__pool_start(r->pool, r->nreq, column_task, r);
+    return EVM_OK;
+}
+
+/* Join the pass and wait for it.  The error of the earliest row wins (then the first
+ * request), as if the file were read row by row. */
+static int end_pass(csv_reader *r)
+{
+    rowbuf *rb = r->inflight;
+    if (rb->n == 0) return EVM_OK;
+    evm__pool_finish(r->pool, r->nreq, column_task, r);
     int worst = -1;
     for (int i = 0; i < r->nreq; i++)
         if (r->status[i] < 0 && (worst < 0 || r->bad_row[i] < r->bad_row[worst])) worst = i;
     if (worst >= 0)
         return evm__fail(r->c, r->status[worst], "%s", evm_ctx_message(r->cctx[worst]));
-    r->nrows += r->bn;
-    r->bn = 0;
+    r->nrows += rb->n;
+    rb->n = 0;
     return EVM_OK;
 }
 
 /* Every row of the piece from *pp on; stops at a row the piece cuts (*pp points to it).
- * A malformed row is reported after the rows before it are stored (their errors come
- * first in the file). */
+ * While the columns store one batch, this thread tokenizes the next.  A malformed row
+ * is reported after the rows before it are stored (their errors come first). */
 static int parse_rows(csv_reader *r, char **pp, char *end, int eof)
 {
+    rowbuf *cur = &r->buf[0], *next = &r->buf[1];
+    int scan = scan_batch(r, cur, pp, end, eof);
     for (;;) {
-        int scan = scan_batch(r, pp, end, eof);
-        int st = run_batch(r, *pp);
+        int st = start_pass(r, cur);
         if (st < 0) return st;
-        if (scan < 0) return scan;
-        if (scan == SCAN_PIECE) return EVM_OK;
+        int next_scan = SCAN_PIECE;
+        next->n = 0;
+        if (scan == SCAN_FULL) next_scan = scan_batch(r, next, pp, end, eof);
+        if ((st = end_pass(r)) < 0) return st;
+        if (scan != SCAN_FULL) return scan;   /* piece done, or the malformed row */
+        rowbuf *t = cur;
+        cur = next;
+        next = t;
+        scan = next_scan;
     }
 }
 
@@ -469,9 +516,12 @@ static void reader_free(csv_reader *r)
     free(r->status);
     free(r->cost);
     free(r->order);
-    free(r->row_off);
-    free(r->row_line);
-    free(r->spans);
+    evm__pool_destroy(&r->pool);
+    for (int b = 0; b < 2; b++) {
+        free(r->buf[b].row_off);
+        free(r->buf[b].row_line);
+        free(r->buf[b].spans);
+    }
     if (r->names) evm_strv_free(&r->names, r->ncols);
     free(r->f);
 }
@@ -489,7 +539,8 @@ static int begin_piece(csv_reader *r, char *buf, size_t len, int eof, char **p)
 }
 
 /* Stream the file: the header, then (unless header_only) every row. */
-static int read_file(csv_reader *r, evm__chunkrd *rd, const evm_colreq *req, int header_only)
+static int read_file(csv_reader *r, evm__chunkrd *rd, const evm_colreq *req, int threads,
+                     int header_only)
 {
     size_t keep = 0, len = 0;
     int have_header = 0, eof = 0;
@@ -507,7 +558,7 @@ static int read_file(csv_reader *r, evm__chunkrd *rd, const evm_colreq *req, int
             if (have_header && header_only) return EVM_OK;
             if (have_header) {
                 r->data_start = off + (p - buf);
-                if ((st = resolve(r, req)) < 0 || (st = setup_batches(r)) < 0) return st;
+                if ((st = resolve(r, req)) < 0 || (st = setup_batches(r, threads)) < 0) return st;
             }
         }
         if (have_header && (st = parse_rows(r, &p, buf + len, eof)) < 0) return st;
@@ -521,16 +572,28 @@ static int read_file(csv_reader *r, evm__chunkrd *rd, const evm_colreq *req, int
     return EVM_OK;
 }
 
-/* Everything read: the frame with the columns and the file's provenance. */
+static void finish_task(void *arg, int task)
+{
+    csv_reader *r = arg;
+    int i = r->order[task];
+    r->status[i] = evm__csvcol_finish(&r->cols[i], r->nrows, r->cctx[i]);
+}
+
+/* Everything read: levels in their final order (columns in parallel), then the frame
+ * with the columns and the file's provenance. */
 static int build_frame(csv_reader *r, evm__chunkrd *rd, evm_frame **out)
 {
     char hex[65];
     int st = evm__chunkrd_sha256(rd, hex, r->c);
     if (st < 0) return st;
+    evm__pool_start(r->pool, r->nreq, finish_task, r);
+    evm__pool_finish(r->pool, r->nreq, finish_task, r);
+    for (int i = 0; i < r->nreq; i++)
+        if (r->status[i] < 0)
+            return evm__fail(r->c, r->status[i], "%s", evm_ctx_message(r->cctx[i]));
     evm_frame *f = evm_frame_create(r->nrows, r->c);
     if (!f) return EVM_ERR_NOMEM;
-    for (int i = 0; i < r->nreq && st >= 0; i++)
-        st = evm__csvcol_finish(&r->cols[i], r->nrows, f, r->c);
+    for (int i = 0; i < r->nreq && st >= 0; i++) st = evm__csvcol_adopt(&r->cols[i], f, r->c);
     if (st >= 0) st = evm__frame_set_source(f, r->path, hex, r->nrows, r->c);
     if (st < 0) {
         evm_frame_destroy(&f);
@@ -550,13 +613,12 @@ int evm_csv_read(const char *path, const evm_colreq *req, int nreq, evm_frame **
         if (!req[i].name || (req[i].as != EVM_AS_AUTO && req[i].as != EVM_AS_FACTOR))
             return evm__fail(c, EVM_ERR_ARG, "evm_csv_read: request %d is invalid", i + 1);
     int threads = c ? evm_ctx_threads(c) : 1;
-    csv_reader r = {.path = path, .c = c, .nreq = nreq, .line = 1,
-                    .threads = threads < nreq ? threads : nreq};
+    csv_reader r = {.path = path, .c = c, .nreq = nreq, .line = 1};
     evm__chunkrd *rd = NULL;
     int st = evm__chunkrd_open(path, threads, &rd, c);
     if (st >= 0) {
         r.file_size = evm__chunkrd_size(rd);
-        st = read_file(&r, rd, req, 0);
+        st = read_file(&r, rd, req, threads, 0);
     }
     if (st >= 0) st = build_frame(&r, rd, out);
     evm__chunkrd_close(&rd);
@@ -573,7 +635,7 @@ int evm_csv_header(const char *path, char ***names, int *n, evm_ctx *c)
     csv_reader r = {.path = path, .c = c, .line = 1};
     evm__chunkrd *rd = NULL;
     int st = evm__chunkrd_open(path, 1, &rd, c);
-    if (st >= 0) st = read_file(&r, rd, NULL, 1);
+    if (st >= 0) st = read_file(&r, rd, NULL, 1, 1);
     evm__chunkrd_close(&rd);
     if (st >= 0) {
         *names = r.names;

@@ -25,19 +25,23 @@ void evm__csvcol_init(evm__csvcol *col, const char *path, const char *name, int 
     col->field = field;
     col->as = as;
     col->kind = as == EVM_AS_FACTOR ? EVM__KIND_FACTOR : EVM__KIND_UNDECIDED;
-    col->all_numeric = 1;
     col->last_code = -1;
+    col->last_n = UINT32_MAX;
 }
 
 void evm__csvcol_free(evm__csvcol *col)
 {
     free(col->num);
     free(col->codes);
-    free(col->vals);
-    evm__strtab_destroy(&col->tab);
+    free(col->hash);
+    free(col->labels);
+    free(col->levels);
+    evm__levelset_destroy(&col->ls);
     col->num = NULL;
     col->codes = NULL;
-    col->vals = NULL;
+    col->hash = NULL;
+    col->labels = NULL;
+    col->levels = NULL;
 }
 
 static int grow(void **p, int64_t old, int64_t cap, size_t size)
@@ -57,7 +61,8 @@ int evm__csvcol_reserve(evm__csvcol *col, int64_t cap, evm_ctx *c)
     if (st < 0)
         return evm__fail(c, EVM_ERR_NOMEM, "%s: out of memory for %lld rows of column '%s'",
                          col->path, (long long)cap, col->name);
-    if (col->kind == EVM__KIND_FACTOR && !col->tab && !(col->tab = evm__strtab_create()))
+    if (col->kind == EVM__KIND_FACTOR && !col->ls &&
+        !(col->ls = evm__levelset_create(col->as == EVM_AS_FACTOR)))
         return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
     col->cap = cap;
     return EVM_OK;
@@ -76,44 +81,15 @@ static int64_t field_line(const evm__batch *b, int64_t k, const char *s)
     return line;
 }
 
-/* Record that string `code` is (or is not) a finite number, for EVM_AS_FACTOR. */
-static int note_value(evm__csvcol *col, int32_t code, const char *s, size_t n)
+/* Store a factor value whose hint (evm__levelset_hint) is known. */
+static int put_factor(evm__csvcol *col, int64_t row, const char *s, size_t n, uint64_t hint)
 {
-    double v = 0;
-    int r = evm__parse_number(s, n, &v);
-    if (r < 0) return PUT_NOMEM;
-    if (r == 0 || !isfinite(v)) {
-        col->all_numeric = 0;
-        free(col->vals);
-        col->vals = NULL;
+    if (n == col->last_n && col->last_code >= 0 && evm__same_bytes(col->last, s, n)) {
+        col->codes[row] = col->last_code;
         return PUT_OK;
     }
-    if (code >= col->vals_cap) {
-        int32_t cap = col->vals_cap > INT32_MAX / 2 ? INT32_MAX
-                      : col->vals_cap             ? 2 * col->vals_cap
-                                                  : 256;
-        double *vals = evm__grow_huge(col->vals, (size_t)col->vals_cap, (size_t)cap,
-                                      sizeof *vals);
-        if (!vals) return PUT_NOMEM;
-        col->vals = vals;
-        col->vals_cap = cap;
-    }
-    col->vals[code] = v;
-    return PUT_OK;
-}
-
-static int put_factor(evm__csvcol *col, int64_t row, const char *s, size_t n)
-{
-    if (col->last_code >= 0) {
-        size_t len;
-        const char *last = evm__strtab_str(col->tab, col->last_code, &len);
-        if (len == n && memcmp(last, s, n) == 0) {
-            col->codes[row] = col->last_code;
-            return PUT_OK;
-        }
-    }
     int is_new = 0;
-    int32_t code = evm__strtab_intern(col->tab, s, n, &is_new);
+    int32_t code = evm__levelset_code(col->ls, s, n, hint, &is_new);
     if (code < 0) return PUT_NOMEM;
     if (is_new && col->as == EVM_AS_AUTO) {
         /* text column: a number (or NaN/Inf) among the values is a mix */
@@ -121,12 +97,11 @@ static int put_factor(evm__csvcol *col, int64_t row, const char *s, size_t n)
         int r = evm__parse_number(s, n, &v);
         if (r < 0) return PUT_NOMEM;
         if (r == 1 || evm__is_nonfinite_word(s, n)) return PUT_MIX;
-    } else if (is_new && col->all_numeric) {
-        int st = note_value(col, code, s, n);
-        if (st < 0) return st;
     }
     col->codes[row] = code;
     col->last_code = code;
+    col->last_n = n <= sizeof col->last ? (uint32_t)n : UINT32_MAX;
+    if (n <= sizeof col->last) memcpy(col->last, s, n);
     return PUT_OK;
 }
 
@@ -155,7 +130,7 @@ static int decide(evm__csvcol *col, int64_t row, const char *s, size_t n, int64_
         return PUT_OK;
     }
     for (int64_t i = 0; i < row; i++) col->codes[i] = -1;
-    return put_factor(col, row, s, n);
+    return put_factor(col, row, s, n, evm__levelset_hint(col->ls, s, n));
 }
 
 static inline int is_missing(const char *s, size_t n)
@@ -185,7 +160,7 @@ static int put_value(evm__csvcol *col, int64_t row, const char *s, size_t n,
             col->codes[row] = -1;
             return PUT_OK;
         }
-        return put_factor(col, row, s, n);
+        return put_factor(col, row, s, n, evm__levelset_hint(col->ls, s, n));
     default:
         return is_missing(s, n) ? PUT_OK : decide(col, row, s, n, field_line(b, k, s));
     }
@@ -212,26 +187,89 @@ static int fail_value(const evm__csvcol *col, int why, const char *s, size_t n, 
                      "column '%s'", col->path, col->name);
 }
 
-int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
-                          int64_t *bad_row, evm_ctx *c)
+/* Drop the spaces around unquoted fields, in place (the spans are this column's). */
+static void trim_spans(const evm__batch *b, evm__span *spans)
 {
     for (int64_t k = 0; k < b->n; k++) {
-        const char *s = b->piece + spans[k].off;
-        size_t n = spans[k].len & ~EVM__SPAN_QUOTED;
-        if (!(spans[k].len & EVM__SPAN_QUOTED)) {
-            while (n && (*s == ' ' || *s == '\t')) {
-                s++;
-                n--;
-            }
-            while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+        uint32_t len = spans[k].len;
+        if (len & EVM__SPAN_QUOTED) {
+            spans[k].len = len & ~EVM__SPAN_QUOTED;
+            continue;
         }
-        int why = put_value(col, b->row0 + k, s, n, b, k);
+        const char *s = b->piece + spans[k].off;
+        uint32_t lo = 0;
+        while (lo < len && (s[lo] == ' ' || s[lo] == '\t')) lo++;
+        while (len > lo && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+        spans[k].off += lo;
+        spans[k].len = len - lo;
+    }
+}
+
+#define AHEAD 16   /* rows between prefetching a table slot and using it */
+#define SAME_AS_PREV ((uint64_t)1)
+
+/* Rows from k on of a factor column: hash every value first, then look them up with
+ * the slot of the value AHEAD rows later already on its way from memory. */
+static int put_factor_rows(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
+                           int64_t k, int64_t *bad)
+{
+    if (b->n > col->hash_cap) {
+        uint64_t *h = evm__grow_huge(col->hash, 0, (size_t)b->n, sizeof *h);
+        if (!h) {
+            *bad = k;
+            return PUT_NOMEM;
+        }
+        col->hash = h;
+        col->hash_cap = b->n;
+    }
+    /* Bit 0 of a hint is free: it marks "same value as the row before", which needs
+     * neither hash nor lookup (ids come in runs). */
+    uint64_t *h = col->hash;
+    const char *prev = NULL;
+    size_t prev_n = 0;
+    for (int64_t i = k; i < b->n; i++) {
+        const char *s = b->piece + spans[i].off;
+        size_t n = spans[i].len;
+        h[i] = prev && n == prev_n && evm__same_bytes(s, prev, n) ? SAME_AS_PREV
+                                                                  : evm__levelset_hint(col->ls, s, n);
+        prev = s;
+        prev_n = n;
+    }
+    int32_t *codes = col->codes + b->row0;
+    for (int64_t i = k; i < b->n; i++) {
+        if (i + AHEAD < b->n && h[i + AHEAD] != SAME_AS_PREV)
+            evm__levelset_prefetch(col->ls, h[i + AHEAD]);
+        if (h[i] == SAME_AS_PREV) {
+            codes[i] = codes[i - 1];
+            continue;
+        }
+        const char *s = b->piece + spans[i].off;
+        size_t n = spans[i].len;
+        int why = PUT_OK;
+        if (is_missing(s, n)) codes[i] = -1;
+        else why = put_factor(col, b->row0 + i, s, n, h[i]);
         if (why != PUT_OK) {
-            *bad_row = k;
-            return fail_value(col, why, s, n, field_line(b, k, s), c);
+            *bad = i;
+            return why;
         }
     }
-    return EVM_OK;
+    return PUT_OK;
+}
+
+int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, evm__span *spans,
+                          int64_t *bad_row, evm_ctx *c)
+{
+    trim_spans(b, spans);
+    int64_t k = 0;
+    int why = PUT_OK;
+    for (; k < b->n && why == PUT_OK && col->kind != EVM__KIND_FACTOR; k++)
+        why = put_value(col, b->row0 + k, b->piece + spans[k].off, spans[k].len, b, k);
+    if (why != PUT_OK) k--;
+    else if (k < b->n) why = put_factor_rows(col, b, spans, k, &k);
+    if (why == PUT_OK) return EVM_OK;
+    *bad_row = k;
+    const char *s = b->piece + spans[k].off;
+    return fail_value(col, why, s, spans[k].len, field_line(b, k, s), c);
 }
 
 /* Shrink an array to n elements (at least one, so realloc never frees). */
@@ -241,30 +279,46 @@ static void *shrink(void *p, int64_t n, size_t size)
     return q ? q : p;
 }
 
-int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_frame *f, evm_ctx *c)
+int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_ctx *c)
 {
+    free(col->hash);
+    col->hash = NULL;
+    col->hash_cap = 0;
     if (col->kind == EVM__KIND_UNDECIDED) {        /* no value at all: numeric, all NaN */
-        double *x = evm__malloc((size_t)nrows, sizeof *x);
+        double *x = evm__malloc_huge((size_t)nrows, sizeof *x);
         if (!x) return fail_value(col, PUT_NOMEM, "", 0, 0, c);
         for (int64_t i = 0; i < nrows; i++) x[i] = NAN;
-        return evm__frame_adopt_numeric(f, col->name, x, c);
+        free(col->num);
+        col->num = x;
+        col->kind = EVM__KIND_NUMERIC;
+        return EVM_OK;
     }
     if (col->kind == EVM__KIND_NUMERIC) {
-        double *x = shrink(col->num, nrows, sizeof *x);
-        col->num = NULL;
-        return evm__frame_adopt_numeric(f, col->name, x, c);
+        col->num = shrink(col->num, nrows, sizeof *col->num);
+        return EVM_OK;
     }
-    char *labels = NULL;
-    char **levels = NULL;
-    int32_t nlevels = 0;
-    if (!col->tab && !(col->tab = evm__strtab_create()))   /* no rows were stored */
+    if (!col->ls && !(col->ls = evm__levelset_create(0)))   /* no rows were stored */
         return fail_value(col, PUT_NOMEM, "", 0, 0, c);
-    const double *vals = col->as == EVM_AS_FACTOR && col->all_numeric ? col->vals : NULL;
-    if (evm__strtab_count(col->tab) == 0) vals = NULL;
-    if (evm__levels_finish(col->tab, vals, col->codes, nrows, &labels, &levels, &nlevels) < 0)
+    if (evm__levelset_finish(col->ls, col->codes, nrows, &col->labels, &col->levels,
+                             &col->nlevels) < 0)
         return fail_value(col, PUT_NOMEM, "", 0, 0, c);
-    int32_t *codes = shrink(col->codes, nrows, sizeof *codes);
+    col->codes = shrink(col->codes, nrows, sizeof *col->codes);
+    evm__levelset_destroy(&col->ls);
+    return EVM_OK;
+}
+
+int evm__csvcol_adopt(evm__csvcol *col, evm_frame *f, evm_ctx *c)
+{
+    int st;
+    if (col->kind == EVM__KIND_NUMERIC) {
+        st = evm__frame_adopt_numeric(f, col->name, col->num, c);
+        col->num = NULL;
+        return st;
+    }
+    st = evm__frame_adopt_factor(f, col->name, col->codes, col->labels, col->levels,
+                                 col->nlevels, c);
     col->codes = NULL;
-    evm__strtab_destroy(&col->tab);
-    return evm__frame_adopt_factor(f, col->name, codes, labels, levels, nlevels, c);
+    col->labels = NULL;
+    col->levels = NULL;
+    return st;
 }

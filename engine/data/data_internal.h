@@ -1,6 +1,7 @@
-/* data_internal.h — shared inside engine/data: number parsing and printing, the string
- * table behind factor coding, level finishing, the chunked file reader, and the frame
- * calls the CSV reader uses to hand over columns without copying.  Not installed. */
+/* data_internal.h — shared inside engine/data: number parsing and printing, factor
+ * coding (string table, level set, level ordering), the chunked hashing file reader,
+ * helper threads, the CSV column state, and the frame calls the reader uses to hand
+ * over columns without copying.  Not installed. */
 #ifndef EVM_DATA_INTERNAL_H
 #define EVM_DATA_INTERNAL_H
 
@@ -8,6 +9,27 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* Equal bytes?  Inline for the short strings ids are made of (a libc call costs more
+ * than the compare). */
+static inline int evm__same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y, u, v;
+    if (n > 16) return memcmp(a, b, n) == 0;
+    if (n >= 8) {
+        memcpy(&x, a, 8), memcpy(&y, b, 8), memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
+        return x == y && u == v;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4), memcpy(&q, b, 4), memcpy(&r, a + n - 4, 4), memcpy(&t, b + n - 4, 4);
+        return p == q && r == t;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
 
 /* ---------------------------------------------------------------- hugemem.c */
 /* Large arrays (millions of rows) backed by transparent huge pages where available:
@@ -46,21 +68,50 @@ void evm__strtab_destroy(evm__strtab **t);
 /* Code of [s, s+n), inserting it if new (*is_new = 1).  Returns -1 when out of memory
  * or past EVM__MAX_LEVELS. */
 int32_t evm__strtab_intern(evm__strtab *t, const char *s, size_t n, int *is_new);
+/* The same in two steps, so a caller can prefetch the slots of values it will look up a
+ * little later (lookups in a table of millions of ids are memory bound). */
+uint64_t evm__strtab_hash(const char *s, size_t n);
+void evm__strtab_prefetch(const evm__strtab *t, uint64_t hash);
+int32_t evm__strtab_intern_hashed(evm__strtab *t, const char *s, size_t n, uint64_t hash,
+                                  int *is_new);
 int32_t evm__strtab_count(const evm__strtab *t);
 const char *evm__strtab_str(const evm__strtab *t, int32_t code, size_t *len);
 
 #define EVM__MAX_LEVELS (INT32_MAX / 2)
 
 /* ---------------------------------------------------------------- levels.c */
-/* Factor levels built from a string table.  `codes` [n] hold first-appearance codes
- * (-1 missing) and are rewritten in place to the final level order.
- *   values == NULL: levels are the distinct strings in byte order (strcmp, C locale).
- *   values != NULL: values[k] is the number that string k spells; levels are the
- *                   distinct values in increasing order, labelled as R prints them.
+/* Factor levels in their final order.  `codes` [n] hold codes 0..k-1 (-1 missing) and
+ * are rewritten in place to the final level order.
  * output: *labels (one block holding every label), *levels [*nlevels] pointers into it.
  * Errors: EVM_ERR_NOMEM (nothing allocated is left). */
-int evm__levels_finish(const evm__strtab *t, const double *values, int32_t *codes,
-                       int64_t n, char **labels, char ***levels, int32_t *nlevels);
+/* values[code]: levels are the distinct values in increasing order (equal values, as
+ * "01" and "1", share a level), labelled as R prints them. */
+int evm__levels_numeric(int32_t k, const double *values, int32_t *codes, int64_t n,
+                        char **labels, char ***levels, int32_t *nlevels);
+/* str[code] (len[code] bytes): levels are the strings in byte order (strcmp, C locale). */
+int evm__levels_bytes(int32_t k, const char *const *str, const uint32_t *len, int32_t *codes,
+                      int64_t n, char **labels, char ***levels, int32_t *nlevels);
+
+/* ---------------------------------------------------------------- levelset.c */
+/* The distinct values of a factor column while it is read: value -> code (first
+ * appearance), with an integer fast path; then the levels.  numeric != 0: levels are
+ * numeric when every value is a finite number (EVM_AS_FACTOR). */
+typedef struct evm__levelset evm__levelset;
+
+evm__levelset *evm__levelset_create(int numeric);     /* NULL when out of memory */
+void evm__levelset_destroy(evm__levelset **ls);
+int32_t evm__levelset_count(const evm__levelset *ls);
+/* A value's hint (its hash and which table), to prefetch its slot and then code it.
+ * Bit 0 of a hint is never set: callers may use it as a mark. */
+uint64_t evm__levelset_hint(const evm__levelset *ls, const char *s, size_t n);
+void evm__levelset_prefetch(const evm__levelset *ls, uint64_t hint);
+/* Code of [s, s+n) (not a missing value); *is_new for a value seen the first time.
+ * Returns -1 when out of memory or past EVM__MAX_LEVELS. */
+int32_t evm__levelset_code(evm__levelset *ls, const char *s, size_t n, uint64_t hint,
+                           int *is_new);
+/* Levels and codes in their final order (see levels.c).  Errors: EVM_ERR_NOMEM. */
+int evm__levelset_finish(const evm__levelset *ls, int32_t *codes, int64_t n, char **labels,
+                         char ***levels, int32_t *nlevels);
 
 /* ---------------------------------------------------------------- chunkread.c */
 /* Streams a file in large chunks and computes its SHA-256 on the way.  With threads >= 2
@@ -72,9 +123,11 @@ typedef struct evm__chunkrd evm__chunkrd;
 
 /* Errors: EVM_ERR_IO "FILE: cannot open: <strerror>", EVM_ERR_NOMEM. */
 int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx *c);
+#define EVM__PIECE_SPARE 16   /* writable bytes after every piece */
+
 /* The next piece of the file.  The last `keep` bytes of the previous piece (an
- * incomplete row) come first, then new data: [*buf, *buf + *len).  (*buf)[*len] is a
- * writable spare byte and the caller may modify the piece.  *eof is set on the piece
+ * incomplete row) come first, then new data: [*buf, *buf + *len).  EVM__PIECE_SPARE
+ * writable bytes follow it (room for a sentinel), and the caller may modify the piece.  *eof is set on the piece
  * that ends the file.  keep must be <= EVM__MAX_CARRY.
  * Errors: EVM_ERR_IO "FILE: cannot read: <strerror>", EVM_ERR_NOMEM. */
 int evm__chunkrd_next(evm__chunkrd *r, size_t keep, char **buf, size_t *len, int *eof,
@@ -94,6 +147,18 @@ int evm__frame_adopt_factor(evm_frame *f, const char *name, int32_t *codes, char
                             char **levels, int32_t nlevels, evm_ctx *c);
 int evm__frame_set_source(evm_frame *f, const char *path, const char *sha256,
                           int64_t rows_read, evm_ctx *c);
+
+/* ---------------------------------------------------------------- pool.c */
+/* Helper threads for rounds of independent tasks fn(arg, 0..ntasks-1), claimed in index
+ * order.  evm__pool_start returns at once; evm__pool_finish (same arguments) lets the
+ * caller run tasks too and returns when the round is over.  A NULL pool (one thread, or
+ * threads could not be started) runs the whole round inside evm__pool_finish. */
+typedef struct evm__pool evm__pool;
+
+evm__pool *evm__pool_create(int helpers);     /* NULL when helpers < 1 or on failure */
+void evm__pool_destroy(evm__pool **p);
+void evm__pool_start(evm__pool *p, int ntasks, void (*fn)(void *arg, int task), void *arg);
+void evm__pool_finish(evm__pool *p, int ntasks, void (*fn)(void *arg, int task), void *arg);
 
 /* ---------------------------------------------------------------- csvcol.c */
 /* One requested CSV column while a file is read: typing, storage and value errors.
@@ -126,11 +191,15 @@ typedef struct {
     int64_t cap;            /* rows the arrays hold */
     double *num;            /* numeric storage */
     int32_t *codes;         /* factor storage (first-appearance codes while reading) */
-    evm__strtab *tab;
-    double *vals;           /* EVM_AS_FACTOR: number spelled by string k */
-    int32_t vals_cap;
-    int all_numeric;        /* EVM_AS_FACTOR: every string so far is a finite number */
+    evm__levelset *ls;      /* factor: the distinct values */
     int32_t last_code;      /* code of the previous value (runs of equal ids) */
+    uint32_t last_n;        /* and its bytes, when at most 16 */
+    char last[16];
+    uint64_t *hash;         /* [hash_cap] hashes of a batch's values (factor columns) */
+    int64_t hash_cap;
+    char *labels;           /* finished factor: level labels, pointers to them */
+    char **levels;
+    int32_t nlevels;
     int64_t first_line;     /* line of the value that fixed an AUTO column's type */
 } evm__csvcol;
 
@@ -138,13 +207,17 @@ void evm__csvcol_init(evm__csvcol *col, const char *path, const char *name, int 
                       evm_as as);
 /* Make room for `cap` rows.  Errors: EVM_ERR_NOMEM. */
 int evm__csvcol_reserve(evm__csvcol *col, int64_t cap, evm_ctx *c);
-/* Store the column's fields of batch b (spans[k] is the field of row k).  Unquoted
- * fields are trimmed of spaces and tabs here.  On error *bad_row is the batch row.
+/* Store the column's fields of batch b (spans[k] is the field of row k; the column may
+ * rewrite its spans).  Unquoted fields are trimmed of spaces and tabs here.  On error
+ * *bad_row is the batch row.
  * Errors: EVM_ERR_TYPE (mix), EVM_ERR_VALUE (NaN/Inf/overflow), EVM_ERR_NOMEM. */
-int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
+int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, evm__span *spans,
                           int64_t *bad_row, evm_ctx *c);
-/* Hand the column (nrows rows) to the frame; the column is emptied either way. */
-int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_frame *f, evm_ctx *c);
+/* After the last row: final arrays of nrows rows and, for factors, the levels in their
+ * final order (codes remapped).  Columns may finish in parallel.  Errors: NOMEM. */
+int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_ctx *c);
+/* Hand a finished column to the frame; the column is emptied either way. */
+int evm__csvcol_adopt(evm__csvcol *col, evm_frame *f, evm_ctx *c);
 void evm__csvcol_free(evm__csvcol *col);
 
 #endif

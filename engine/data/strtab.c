@@ -99,7 +99,8 @@ const char *evm__strtab_str(const evm__strtab *t, int32_t code, size_t *len)
 
 static int rehash(evm__strtab *t)
 {
-    size_t nslots = (t->mask + 1) * 2;
+    /* past 64K slots grow 4x: fewer dead tables to fault in and rehash */
+    size_t nslots = (t->mask + 1) * (t->mask < 65535 ? 2 : 4);
     slot *slots = evm__calloc_huge(nslots, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i <= t->mask; i++) {
@@ -139,9 +140,27 @@ static int reserve(evm__strtab *t, size_t n)
     return 0;
 }
 
+uint64_t evm__strtab_hash(const char *s, size_t n) { return hash_bytes(s, n); }
+
+void evm__strtab_prefetch(const evm__strtab *t, uint64_t hash)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(&t->slots[(hash >> 32) & t->mask]);
+#else
+    (void)t;
+    (void)hash;
+#endif
+}
+
 int32_t evm__strtab_intern(evm__strtab *t, const char *s, size_t n, int *is_new)
 {
-    uint64_t h = hash_bytes(s, n) & 0xffffffff00000000ULL;
+    return evm__strtab_intern_hashed(t, s, n, hash_bytes(s, n), is_new);
+}
+
+int32_t evm__strtab_intern_hashed(evm__strtab *t, const char *s, size_t n, uint64_t hash,
+                                  int *is_new)
+{
+    uint64_t h = hash & 0xffffffff00000000ULL;
     uint64_t key = make_key(s, n);
     size_t j = (h >> 32) & t->mask;
     *is_new = 0;
@@ -152,7 +171,7 @@ int32_t evm__strtab_intern(evm__strtab *t, const char *s, size_t n, int *is_new)
             int32_t code = (int32_t)((uint32_t)v.head - 1);
             if (n <= 7) return code;
             const entry *e = &t->ent[code];
-            if (e->len == n && memcmp(t->arena + e->off, s, n) == 0) return code;
+            if (e->len == n && evm__same_bytes(t->arena + e->off, s, n)) return code;
         }
         j = (j + 1) & t->mask;
     }

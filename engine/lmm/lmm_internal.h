@@ -98,4 +98,14 @@ static inline evm__offblk *evm__off(const evm_lmm *m, int i, int k)
     return &m->off[(int64_t)i * m->K + k];
 }
 
+/* predict.c: for every level l of term k (an index into m->t), the prediction x'β̂ + z'b̂ₗ
+ * and its prediction-error variance σ²[Λᵀz; x]ᵀM⁻¹[Λᵀz; x] from the joint covariance of the
+ * mixed-model equations (Var(x'β̂) + Var(z'bₗ|y) + their covariance).  x: p weights on the
+ * fixed effects, row l at x + l*ldx (ldx 0: the same for every level); z: q weights on the
+ * term's columns.  Outputs [nl], each may be NULL: est, var, and condvar = z'Var(bₗ|y)z
+ * (lme4's condVar part).  Refactors at θ̂ first.  Nested chains cost O(levels); others a
+ * dense solve per level.  Errors: EVM_ERR_ARG, EVM_ERR_NOMEM, EVM_ERR_NUMERIC. */
+int evm__lmm_predvar(evm_lmm *m, int k, const double *x, int64_t ldx, const double *z,
+                     double *est, double *var, double *condvar, evm_ctx *c);
+
 #endif

@@ -210,6 +210,20 @@ static void test_line_ends(void)
     }
     evm_frame_destroy(&f);
 
+    /* more blank lines than a batch holds (small files get small batches) */
+    char many[400];
+    size_t nm = (size_t)sprintf(many, "x\n1\n");
+    memset(many + nm, '\n', 300);
+    nm += 300;
+    nm += (size_t)sprintf(many + nm, "2\n\n");
+    f = read_ok(tmp_file(many, nm), &rx, 1);
+    if (f) {
+        CHECK_INT(evm_frame_nrows(f), 302);
+        CHECK(evm_frame_numeric(f, 0)[0] == 1 && isnan(evm_frame_numeric(f, 0)[300]) &&
+              evm_frame_numeric(f, 0)[301] == 2);
+    }
+    evm_frame_destroy(&f);
+
     /* header only: zero rows; a trailing empty field */
     path = TMP("a,b\n");
     evm_colreq rab[] = {{"a", EVM_AS_AUTO}, {"b", EVM_AS_FACTOR}};
@@ -253,6 +267,17 @@ static void test_factor_levels(void)
     CHECK(evm_frame_numeric(f, 3)[4] == 1e5);
     evm_frame_destroy(&f);
 
+    /* integers take a fast path; other spellings of the same number join them */
+    path = TMP("a,b\n0,0\n-0,-0\n007,x\n7,7\n-12,-12\n123456789012345,1\n");
+    evm_colreq rab[] = {{"a", EVM_AS_FACTOR}, {"b", EVM_AS_FACTOR}};
+    f = read_ok(path, rab, 2);
+    if (!f) return;
+    CHECK_STR(levels_str(f, 0), "-12|0|7|123456789012345");
+    const int32_t *a = evm_frame_codes(f, 0);
+    CHECK(a[0] == 1 && a[1] == 1 && a[2] == 2 && a[3] == 2 && a[4] == 0 && a[5] == 3);
+    CHECK_STR(levels_str(f, 1), "-0|-12|0|1|7|x");
+    evm_frame_destroy(&f);
+
     /* the same column as number and as factor */
     path = TMP("cohort\n2019\n2018\n2019\n");
     evm_colreq r2[] = {{"cohort", EVM_AS_AUTO}, {"cohort", EVM_AS_FACTOR}};
@@ -285,6 +310,81 @@ static void test_r_labels(void)
         evm__format_r_double(tab[i].x, buf, sizeof buf);
         CHECK_STR(buf, tab[i].r);
     }
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Many levels in random order: the radix sorts (strings with long shared prefixes,
+ * beyond the 256 bytes the radix refinement looks at; numbers with duplicates spelled
+ * differently) against qsort. */
+static void test_many_levels(void)
+{
+    enum { N = 6000 };
+    size_t cap = (size_t)N * 400, used = 0;
+    char *data = malloc(cap);
+    char **want = malloc(N * sizeof *want);
+    double *val = malloc(N * sizeof *val);
+    char prefix[301];
+    memset(prefix, 'p', 300);
+    prefix[300] = '\0';
+    used += (size_t)sprintf(data, "s,v\n");
+    uint64_t st = 12345;
+    for (int i = 0; i < N; i++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(st >> 33);
+        char buf[400];
+        switch (r % 5) {
+        case 0: snprintf(buf, sizeof buf, "id_shared_prefix_%u", r % 3000); break;
+        case 1: snprintf(buf, sizeof buf, "%s%u", prefix, r % 500); break;
+        case 2: snprintf(buf, sizeof buf, "%c", 'A' + (int)(r % 50)); break;
+        case 3: snprintf(buf, sizeof buf, "id_shared_prefix_%u_x", r % 700); break;
+        default: snprintf(buf, sizeof buf, "Z%u", r % 100000); break;
+        }
+        want[i] = strdup(buf);
+        int ip = (int)(r % 2000) - 1000;
+        val[i] = ip / 8.0;
+        /* the same number spelled three ways */
+        const char *fmt = r % 3 == 0 ? "%g" : r % 3 == 1 ? "%.3f" : "%.6e";
+        used += (size_t)snprintf(data + used, cap - used, "%s,", buf);
+        used += (size_t)snprintf(data + used, cap - used, fmt, val[i]);
+        data[used++] = '\n';
+    }
+    const char *path = tmp_file(data, used);
+    evm_colreq req[] = {{"s", EVM_AS_AUTO}, {"v", EVM_AS_FACTOR}};
+    evm_frame *f = read_ok(path, req, 2);
+    if (f) {
+        int ok = 1;
+        for (int32_t k = 1; k < evm_frame_nlevels(f, 0); k++)
+            ok &= strcmp(level(f, 0, k - 1), level(f, 0, k)) < 0;
+        const int32_t *c0 = evm_frame_codes(f, 0), *c1 = evm_frame_codes(f, 1);
+        for (int i = 0; i < N; i++) ok &= strcmp(level(f, 0, c0[i]), want[i]) == 0;
+        CHECK(ok);
+        /* distinct strings, sorted: the same list as qsort gives */
+        qsort(want, N, sizeof *want, cmp_cstr);
+        int nd = 0;
+        for (int i = 0; i < N; i++)
+            if (i == 0 || strcmp(want[i], want[i - 1])) {
+                if (nd < evm_frame_nlevels(f, 0) && strcmp(want[i], level(f, 0, nd)) && ok)
+                    fprintf(stderr, "  level %d: '%.40s' vs qsort '%.40s'\n", nd, level(f, 0, nd), want[i]);
+                ok &= nd < evm_frame_nlevels(f, 0) && strcmp(want[i], level(f, 0, nd)) == 0;
+                nd++;
+            }
+        CHECK_INT(nd, evm_frame_nlevels(f, 0));
+        CHECK(ok);
+        ok = 1;
+        for (int32_t k = 1; k < evm_frame_nlevels(f, 1); k++)
+            ok &= strtod(level(f, 1, k - 1), NULL) < strtod(level(f, 1, k), NULL);
+        for (int i = 0; i < N; i++) ok &= strtod(level(f, 1, c1[i]), NULL) == val[i];
+        CHECK(ok);
+    }
+    evm_frame_destroy(&f);
+    for (int i = 0; i < N; i++) free(want[i]);
+    free(want);
+    free(val);
+    free(data);
 }
 
 static void test_relevel(void)
@@ -344,6 +444,9 @@ static void test_value_errors(void)
                "%s:2:1: column 'x': value '-2e308' is not a finite number");
     /* line numbers are physical lines, after a multi-line quoted field too */
     EXPECT_ERR("n,x\n\"a\nb\nc\",1\nz,oops\n", &rx, 1, EVM_ERR_TYPE,
+               "%s:5:2: column 'x' mixes numbers and text: 'oops' (first number at line 4)");
+    /* escaped quotes in a multi-line field do not disturb the line count */
+    EXPECT_ERR("n,x\n\"a\"\"\n\"\"\n\",1\nz,oops\n", &rx, 1, EVM_ERR_TYPE,
                "%s:5:2: column 'x' mixes numbers and text: 'oops' (first number at line 4)");
     /* the field's own line inside a multi-line row */
     EXPECT_ERR("n,x\n\"a\nb\",1\n\"c\nd\",zz\n", &rx, 1, EVM_ERR_TYPE,
@@ -537,6 +640,58 @@ static void test_threads_and_chunks(void)
     free(data);
 }
 
+/* With columns stored in parallel, the error reported is still the first in the file:
+ * the earliest row, then the first request. */
+static void test_parallel_errors(void)
+{
+    size_t cap = (size_t)16 << 20, n = 0;
+    char *data = malloc(cap);
+    n += (size_t)sprintf(data, "a,b,c\n");
+    for (int i = 0; i < 400000; i++) {
+        if (i == 370000) n += (size_t)sprintf(data + n, "oops,1,1\n");
+        else if (i == 260000) n += (size_t)sprintf(data + n, "1,Inf,x\n");
+        else if (i == 260001) n += (size_t)sprintf(data + n, "1,2\n");
+        else n += (size_t)sprintf(data + n, "%d,%d.5,1\n", i, i % 1000);
+    }
+    const char *path = tmp_file(data, n);
+    char want[256];
+    evm_colreq req[] = {{"a", EVM_AS_AUTO}, {"c", EVM_AS_AUTO}, {"b", EVM_AS_AUTO}};
+    for (int t = 1; t <= 2; t++) {
+        evm_ctx_set_threads(ctx, t);
+        evm_frame *f = NULL;
+        /* row 260000 (line 260002): 'Inf' in b and text in c; c is asked for first */
+        snprintf(want, sizeof want, "%s:260002:3: column 'c' mixes numbers and text: 'x' "
+                 "(first number at line 2)", path);
+        CHECK_INT(evm_csv_read(path, req, 3, &f, ctx), EVM_ERR_TYPE);
+        CHECK_STR(evm_ctx_message(ctx), want);
+        CHECK(f == NULL);
+        snprintf(want, sizeof want, "%s:260002:2: column 'b': value 'Inf' is not a finite "
+                 "number", path);
+        CHECK_INT(evm_csv_read(path, req + 2, 1, &f, ctx), EVM_ERR_VALUE);
+        CHECK_STR(evm_ctx_message(ctx), want);
+        /* only a: the ragged row comes before its error */
+        snprintf(want, sizeof want, "%s:260003:2: row has 2 fields, the header has 3", path);
+        CHECK_INT(evm_csv_read(path, req, 1, &f, ctx), EVM_ERR_CSV);
+        CHECK_STR(evm_ctx_message(ctx), want);
+    }
+    /* a value error in one batch and a ragged row in the next, which is tokenized while
+     * the first is stored: the value error still wins */
+    n = (size_t)sprintf(data, "a,b\n");
+    for (int i = 0; i < 100000; i++)
+        n += (size_t)sprintf(data + n, i == 32760 ? "x,1\n" : i == 40000 ? "1\n" : "%d,1\n", i);
+    path = tmp_file(data, n);
+    for (int t = 1; t <= 2; t++) {
+        evm_ctx_set_threads(ctx, t);
+        evm_frame *f = NULL;
+        snprintf(want, sizeof want, "%s:32762:1: column 'a' mixes numbers and text: 'x' "
+                 "(first number at line 2)", path);
+        CHECK_INT(evm_csv_read(path, req, 1, &f, ctx), EVM_ERR_TYPE);
+        CHECK_STR(evm_ctx_message(ctx), want);
+    }
+    evm_ctx_set_threads(ctx, 0);
+    free(data);
+}
+
 /* Fields longer than the carry area (1 MB) and a row past the 64 MB limit. */
 static void test_long_rows(void)
 {
@@ -722,6 +877,7 @@ int main(void)
     test_line_ends();
     test_factor_levels();
     test_r_labels();
+    test_many_levels();
     test_relevel();
     test_value_errors();
     test_csv_errors();
@@ -731,6 +887,7 @@ int main(void)
     test_in_memory();
     test_number_parser();
     test_threads_and_chunks();
+    test_parallel_errors();
     test_long_rows();
     for (int i = 0; i < ntmp; i++) unlink(tmp_paths[i]);
     evm_ctx_destroy(&ctx);

@@ -1,0 +1,111 @@
+/* effects.h — programme effects school by school, by cohort and by subgroup from one
+ * fitted linear mixed model (`evalmix effects`).  Part of models/ (evaluation layer).
+ * docs/methods.md ("Programme effects by school, cohort and subgroup") gives every
+ * formula and the R function each output reproduces.
+ *
+ * From the user's model, e.g.
+ *   score ~ prior + frl + treat*factor(cohort) + treat*black + (1 + treat|school)
+ *           + (1|school:classroom)
+ * with treatment variable `treat` (numeric 0/1, or a factor of two levels: the second is
+ * the treated one):
+ *  - contrasts: the treatment effect (treated − comparison) overall and in each level of
+ *    the --by/--subgroup variables, and each later level minus the first, as emmeans 1.8
+ *    computes them from the same model (reference grid: other factors averaged with equal
+ *    weights, numeric covariates at their means), with Satterthwaite df (lmerTest), t, p,
+ *    CI and p-values adjusted over the family (every row but the overall one);
+ *  - schools: per level of the site factor (the grouping factor of the random treatment
+ *    slope, or --site), the model-based effect x_s'β̂ + b̂_s with its prediction interval
+ *    from the joint covariance of the mixed-model equations, the no-pooling OLS estimate
+ *    within the school with CR2 standard errors clustered by classroom (clubSandwich), the
+ *    shrinkage factor τ²/(τ² + SE²), the privacy flag (fewer than min_cell students in an
+ *    arm), and a heterogeneity summary (τ with its profile CI, share of schools with a
+ *    positive effect, prediction intervals excluding 0).
+ * Every call takes an evm_ctx last; status 0 ok, negative error, positive warning. */
+#ifndef EVM_EFFECTS_H
+#define EVM_EFFECTS_H
+
+#include "evalmix/evalmix.h"
+
+typedef struct {
+    const char *formula;
+    evm_lmm_opts lmm;          /* REML/ML, weights, --ref settings */
+    const char *treatment;     /* required */
+    int nby;                   /* --by variables (implementation cohort, grade, ...) */
+    const char *const *by;
+    int nsubgroup;             /* --subgroup variables (black, frl, ...) */
+    const char *const *subgroup;
+    const char *site;          /* NULL: the grouping factor of the random treatment slope */
+    const char *cluster;       /* CR2 clusters of the no-pooling SEs (NULL: the finest
+                                  grouping factor nested in the sites, >= 5 rows a level) */
+    int adjust;                /* evm_es_adjust (models/effsize): 0 none, 1 holm, 2 bh */
+    int min_cell;              /* privacy: fewest students per arm shown (default 10) */
+    double level;              /* confidence / prediction level (default 0.95) */
+    evm_ddf ddf;               /* EVM_DDF_SATTERTHWAITE (default), EVM_DDF_KENWARD_ROGER,
+                                  EVM_DDF_NONE (normal: emmeans' asymptotic df) */
+    int sd_profile;            /* 1: profile CI of the SD of school effects (default) */
+    double sd_ref;             /* reference SD for standardised effects (NaN: none) */
+} evm_effects_opts;
+
+void evm_effects_opts_default(evm_effects_opts *o);
+
+/* The columns to read: the formula's, the weights, --site, --by and --subgroup (each
+ * once; by/subgroup/site as EVM_AS_AUTO unless the formula already asks for them).
+ * Free with evm_colreq_free. */
+int evm_effects_columns(const evm_effects_opts *o, evm_colreq **req, int *nreq, evm_ctx *c);
+
+typedef struct {
+    /* the fit (as `evalmix fit` stores it, with Satterthwaite df for /fixef) */
+    evm_result *fit;
+    char *treatment, *treated_label, *comparison_label, *adjust, *ddf, *site;
+    double level;
+    int min_cell;
+    double sd_ref;
+    /* ---- contrasts: ncon rows ---- */
+    int ncon;
+    char **kind;          /* "overall", "level", "difference" */
+    char **variable;      /* "" for the overall row */
+    char **con_level;     /* level, or "2 - 1" for a difference; "" overall */
+    char **label;         /* "overall", "cohort = 2", "cohort: 2 - 1" */
+    int *in_model;        /* the variable interacts with the treatment in the model */
+    double *estimate, *se, *df, *t, *p, *p_adj, *lower, *upper;
+    double *es_ref;       /* estimate / sd_ref (NaN without --sd-ref) */
+    int p_coef;
+    char **coef;          /* [p_coef] fixed-effect names */
+    double *L;            /* [ncon × p_coef] row-major contrast weights */
+    /* ---- schools: nsite rows (all of them; `suppressed` marks the private ones) ---- */
+    int64_t nsite;
+    char *site_term;      /* the random term of the slope, e.g. "treat | school"; "" none */
+    char *group_var;      /* the --by variable used for colours ("" none) */
+    char *np_cluster;     /* grouping factor of the CR2 clusters ("" OLS SEs) */
+    char **site_id, **site_group;
+    int64_t *n_treated, *n_comparison, *np_nclusters;
+    int *suppressed;
+    double *fixed;        /* x_s'β̂ */
+    double *mode;         /* b̂_s (conditional mode of the slope) */
+    double *condsd;       /* its conditional SD (lme4's condVar) */
+    double *est, *pred_se, *pred_lower, *pred_upper;
+    double *np_est, *np_se, *np_df, *np_lower, *np_upper, *shrinkage;
+    /* ---- heterogeneity ---- */
+    double tau, tau_lower, tau_upper, pooled, share_positive;
+    int64_t n_pi_above, n_pi_below, n_suppressed;
+} evm_effects;
+
+/* Fit the model to the frame and compute everything above.  Errors: those of
+ * evm_lmm_create/evm_lmm_fit, EVM_ERR_COLUMN (a --by/--subgroup/--site/--treatment
+ * column), EVM_ERR_VALUE (a treatment that is not 0/1 or two levels), EVM_ERR_MODEL (no
+ * treatment term in the fixed part).  Warnings as for fits (boundary, no convergence),
+ * plus notes on the context. */
+int evm_effects_run(const evm_frame *f, const evm_effects_opts *o, evm_effects **out,
+                    evm_ctx *c);
+void evm_effects_free(evm_effects **e);
+
+/* report.c: the compact table on stdout (schools flagged for privacy left out); the
+ * school and contrast tables as CSV, or Markdown when the path ends in ".md" (flagged
+ * schools left out); the forest plot (models/plot); the /effects sections of an HDF5
+ * result file together with the fit (atomic). */
+void evm_effects_print(FILE *out, const evm_effects *e);
+int evm_effects_write_table(const char *path, const evm_effects *e, evm_ctx *c);
+int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c);
+int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c);
+
+#endif

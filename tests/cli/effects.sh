@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# effects.sh — `evalmix effects` end to end on tests/data/effects_sites.csv (30 schools,
+# treatment by classroom, schools S29 and S30 with 6 comparison students): the stdout
+# table, privacy flagging (--min-cell) in every printed output, the result file's /effects
+# sections, CSV and Markdown tables, the SVG plot, a model without a random slope, and the
+# errors and usage errors.
+#
+# Run from the repository root:  bash tests/cli/effects.sh build/evalmix
+# shellcheck source=tests/cli/common.bash
+source "$(dirname "$0")/common.bash"
+cli_init cli_effects "${1:-}"
+
+D=tests/data/effects_sites.csv
+F='score ~ prior + frl + treat*factor(cohort) + treat*black + (1 + treat|school) + (1|school:classroom)'
+[ -f $D ] || { echo "cli_effects: $D missing (run from the repository root)"; exit 1; }
+command -v h5dump >/dev/null || { echo "cli_effects: h5dump not found (apt-get install hdf5-tools)"; exit 1; }
+
+# ---------------------------------------------------------------- help
+run effects --help
+check "--help: exit 0" [ "$RC" -eq 0 ]
+check "--help: usage" has "$TMP/out" "^Usage: evalmix effects FILE.csv"
+check "--help: --min-cell" has "$TMP/out" "--min-cell N"
+run --help
+check "evalmix --help lists effects" has "$TMP/out" "^  effects "
+
+# ---------------------------------------------------------------- full run
+mkdir "$TMP/res"
+run effects $D --formula "$F" --treatment treat --by cohort --subgroup black \
+    --out "$TMP/res/e.h5" --table "$TMP/res/e.csv" --plot "$TMP/res/e.svg"
+cp "$TMP/out" "$TMP/run.txt"
+check "run: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "run: no warnings" [ ! -s "$TMP/err" ]
+check "run: overall row" has "$TMP/run.txt" "^overall +3\.138 +0\.420 +26\.1"
+check "run: cohort rows" has "$TMP/run.txt" "^cohort = 2 +3\.433"
+check "run: cohort difference" has "$TMP/run.txt" "^cohort: 2 - 1 +0\.589"
+check "run: subgroup difference" has "$TMP/run.txt" "^black: 1 - 0 +0\.822"
+check "run: 2 schools not shown" has "$TMP/run.txt" "30, 2 not shown \(fewer than 10 students"
+check "run: S01 shown" has "$TMP/run.txt" "^S01 "
+check "run: S29 not shown" hasnt "$TMP/run.txt" "S29"
+check "run: S30 not shown" hasnt "$TMP/run.txt" "S30"
+check "run: heterogeneity line" has "$TMP/run.txt" "SD of school effects \(treat \| school\): 1\.03"
+check "run: only the three outputs" [ "$(ls "$TMP/res" | tr '\n' ' ')" = "e.csv e.h5 e.svg " ]
+
+# CSV: contrasts, a blank line, schools without the flagged ones
+check "csv: contrast header" has "$TMP/res/e.csv" "^contrast,variable,level,estimate,se,df,t,p,p_adjusted,lower,upper$"
+check "csv: 7 contrasts + 28 schools + 2 headers + blank" nlines "$TMP/res/e.csv" 38
+check "csv: S29 left out" hasnt "$TMP/res/e.csv" "S29"
+check "csv: school row" has "$TMP/res/e.csv" "^S02,2,52,31,"
+# SVG: schools shown, flagged ones absent
+check "svg: an svg" has "$TMP/res/e.svg" "<svg"
+check "svg: S01" has "$TMP/res/e.svg" ">S01<"
+check "svg: S30 left out" hasnt "$TMP/res/e.svg" ">S30<"
+
+# HDF5: the fit and /effects (every school, with the privacy flag)
+H5=$TMP/res/e.h5
+for p in /fixef/estimate /effects/contrasts/estimate /effects/contrasts/L /effects/contrasts/label \
+         /effects/schools/id /effects/schools/pred_se /effects/schools/np_se /effects/schools/suppressed; do
+    check "h5: $p" h5dump -d $p "$H5" >/dev/null 2>&1
+done
+h5dump -d /effects/schools/suppressed "$H5" >"$TMP/supp.txt" 2>&1
+check "h5: S29, S30 flagged" has "$TMP/supp.txt" "0, 0, 0, 0, 1, 1"
+h5dump -a /effects/schools/n_suppressed "$H5" >"$TMP/ns.txt" 2>&1
+check "h5: n_suppressed 2" has "$TMP/ns.txt" "\(0\): 2"
+h5dump -a /effects/treatment "$H5" >"$TMP/tr.txt" 2>&1
+check "h5: treatment attribute" has "$TMP/tr.txt" '"treat"'
+
+# --min-cell 0 shows every school; Markdown table; --adjust none
+run effects $D --formula "$F" --treatment treat --by cohort --min-cell 0 --adjust none \
+    --no-profile --table "$TMP/res/t.md"
+check "min-cell 0: exit 0" [ "$RC" -eq 0 ]
+check "min-cell 0: S30 shown" has "$TMP/out" "^S30 "
+check "md: table" has "$TMP/res/t.md" "^\| contrast \| variable \| level \|"
+check "md: S30 row" has "$TMP/res/t.md" "^\| S30 \| 2 \|"
+check "adjust none: p.adj = p" has "$TMP/out" "^cohort: 2 - 1 .* 0\.4765 +0\.4765"
+
+# A model without a random slope: contrasts only, with a warning
+run effects $D --formula 'score ~ prior + treat*factor(cohort) + (1|school)' --treatment treat --by cohort
+check "no slope: exit 0" [ "$RC" -eq 0 ]
+check "no slope: warning" has "$TMP/err" "no random slope of 'treat'"
+check "no slope: contrasts" has "$TMP/out" "^cohort = 1 "
+check "no slope: no school table" hasnt "$TMP/out" "^Schools"
+
+# ---------------------------------------------------------------- errors: nothing written
+run effects $D --formula "$F" --treatment prior --out "$TMP/res/bad.h5"
+check "treatment not 0/1: exit 1" [ "$RC" -eq 1 ]
+check "treatment not 0/1: message" has "$TMP/err" "^evalmix: error: --treatment 'prior': value .* is not 0"
+check "treatment not 0/1: nothing written" [ ! -e "$TMP/res/bad.h5" ]
+run effects $D --formula 'score ~ prior + (1|school)' --treatment treat
+check "treatment not in model: exit 1" [ "$RC" -eq 1 ]
+check "treatment not in model: message" has "$TMP/err" "--treatment 'treat' is not a variable of the fixed part"
+run effects $D --formula "$F" --treatment treat --by grade --out "$TMP/res/bad.h5"
+check "unknown --by: exit 1" [ "$RC" -eq 1 ]
+check "unknown --by: message" has "$TMP/err" "grade"
+check "unknown --by: nothing written" [ ! -e "$TMP/res/bad.h5" ]
+run effects $D --formula "$F" --treatment treat --plot "$TMP/nofolder/x.svg"
+check "plot in a missing folder: exit 1" [ "$RC" -eq 1 ]
+
+# ---------------------------------------------------------------- usage errors
+run effects $D --formula "$F"
+check "no --treatment: exit 2" [ "$RC" -eq 2 ]
+check "no --treatment: message" has "$TMP/err" "missing required option '--treatment'"
+run effects --formula "$F" --treatment treat
+check "no file: exit 2" [ "$RC" -eq 2 ]
+run effects $D --formula "$F" --treatment treat --adjust bonferroni
+check "bad --adjust: exit 2" [ "$RC" -eq 2 ]
+check "bad --adjust: message" has "$TMP/err" "--adjust 'bonferroni'"
+run effects $D --formula "$F" --treatment treat --min-cell ten
+check "bad --min-cell: exit 2" [ "$RC" -eq 2 ]
+run effects $D --formula "$F" --treatment treat --level 95
+check "bad --level: exit 2" [ "$RC" -eq 2 ]
+run effects $D --formula "$F" --treatment treat --ml --reml
+check "--ml --reml: exit 2" [ "$RC" -eq 2 ]
+run effects $D --formula "$F" --treatment treat --bogus
+check "unknown option: exit 2" [ "$RC" -eq 2 ]
+
+cli_done
