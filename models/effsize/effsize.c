@@ -260,7 +260,7 @@ int evm_es_icc_delta(int k, const double *tau2, double sigma2, int j, const doub
 {
     if (!out) return evm__fail(c, EVM_ERR_ARG, "ICC: no output");
     icc_nan(out);
-    double T;
+    double T = NAN;   /* set by icc_check on success */
     int st = icc_check(k, tau2, sigma2, j, &T, c);
     if (st) return st;
     const double rho = tau2[j] / T;
@@ -303,7 +303,7 @@ int evm_es_icc_sd_interval(int k, const double *tau2, double sigma2, int j, doub
 {
     if (!out) return evm__fail(c, EVM_ERR_ARG, "ICC: no output");
     icc_nan(out);
-    double T;
+    double T = NAN;   /* set by icc_check on success */
     int st = icc_check(k, tau2, sigma2, j, &T, c);
     if (st) return st;
     if (!(sd_lo >= 0 && sd_lo <= sd_hi) || isnan(sd_hi))

@@ -389,7 +389,7 @@ static double rnorm(void) { return sqrt(-2.0 * log(unif() + 1e-300)) * cos(2.0 *
 
 static void add_factor(evm_frame *f, const char *name, const int32_t *codes, int nlev, evm_ctx *c)
 {
-    char buf[64][8];
+    char buf[64][16];
     const char *lv[64];
     for (int i = 0; i < nlev; i++) snprintf(buf[i], sizeof buf[i], "%c%02d", name[0], i), lv[i] = buf[i];
     CHECK_INT(evm_frame_add_factor(f, name, codes, lv, nlev, c), 0);
