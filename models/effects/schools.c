@@ -138,9 +138,17 @@ static int site_groups(const evx_vars *V, const evm_frame *f, const evm_effects_
     return st;
 }
 
+int evx_profile_sd_pos(const evm_lmm *m, int k, int col)
+{
+    const int q = m->t[k].q;
+    int pos = m->t[k].theta_off;
+    for (int b = 0; b < col; b++) pos += q - b;
+    return pos;
+}
+
 /* τ and its profile interval (the SD of the slope: .sigNN of confint(m, "profile")). */
-static int heterogeneity(evm_lmm *m, int k, int col, const evm_effects_opts *o, evm_effects *e,
-                         evm_ctx *c)
+static void heterogeneity(const evm_lmm *m, int k, int col, const evx_profile *P,
+                          evm_effects *e)
 {
     const evm__term *t = &m->t[k];
     const int q = t->q;
@@ -148,25 +156,15 @@ static int heterogeneity(evm_lmm *m, int k, int col, const evm_effects_opts *o, 
     for (int b = 0; b <= col; b++) v += t->T[col + b * q] * t->T[col + b * q];
     e->tau = m->sigma * sqrt(v);
     e->tau_lower = e->tau_upper = NAN;
-    if (!o->sd_profile) return EVM_OK;
-    int pos = t->theta_off;
-    for (int b = 0; b < col; b++) pos += q - b;
-    int npar = 0;
-    char **names = NULL;
-    double *lo = NULL, *up = NULL;
-    int st = evm__profile_ci(m, o->level, &npar, &names, &lo, &up, c);
-    if (st >= 0 && pos < npar) {
-        e->tau_lower = lo[pos];
-        e->tau_upper = up[pos];
+    const int pos = evx_profile_sd_pos(m, k, col);
+    if (pos < P->npar) {
+        e->tau_lower = P->lower[pos];
+        e->tau_upper = P->upper[pos];
     }
-    for (int i = 0; i < npar && names; i++) free(names[i]);
-    free(names), free(lo), free(up);
-    evm__lmm_restore(m);
-    return st;
 }
 
 int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_treat *T,
-                const evm_effects_opts *o, evm_effects *e, evm_ctx *c)
+                const evm_effects_opts *o, const evx_profile *P, evm_effects *e, evm_ctx *c)
 {
     const evm__modelframe *mf = m->mf;
     const int64_t n = mf->n;
@@ -266,7 +264,7 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
             e->pred_upper[s] = e->est[s] + z * e->pred_se[s];
             if (isnan(fx)) e->est[s] = e->pred_se[s] = e->pred_lower[s] = e->pred_upper[s] = NAN;
         }
-        if ((st = heterogeneity(m, kterm, col, o, e, c)) < 0) goto cleanup;
+        heterogeneity(m, kterm, col, P, e);
     } else {
         e->tau = e->tau_lower = e->tau_upper = NAN;
     }
@@ -306,7 +304,9 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
         for (int64_t i = 0; i < n; i++) rows[pos[site[i]]++] = i;
         free(pos);
         for (int64_t s = 0; s < ns; s++) {
-            if (isnan(Xs[s * p])) continue;
+            /* a school without treated or without comparison students has no within-school
+               estimate of the effect: its no-pooling columns stay NaN */
+            if (isnan(Xs[s * p]) || e->n_treated[s] == 0 || e->n_comparison[s] == 0) continue;
             st = evx_nopool(mf->X, n, p, mf->y, rows + start[s], start[s + 1] - start[s],
                             clcodes, Xs + s * p, &e->np_est[s],
                             &e->np_se[s], &e->np_df[s], &e->np_nclusters[s], c);
@@ -324,10 +324,12 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
         }
     }
     evx_levels_free(&cl);
-    /* summary over all sites with a model-based estimate */
+    /* summary over the sites with a model-based estimate and students in both arms (a
+       school with one arm only has the pooled effect as its estimate: counting it would
+       pull the heterogeneity summary towards the pooled sign) */
     int64_t npos = 0, nest = 0;
     for (int64_t s = 0; s < ns; s++) {
-        if (isnan(e->est[s])) continue;
+        if (isnan(e->est[s]) || e->n_treated[s] == 0 || e->n_comparison[s] == 0) continue;
         nest++;
         npos += e->est[s] > 0.0;
         e->n_pi_above += e->pred_lower[s] > 0.0;

@@ -8,7 +8,11 @@
  * conditional SD of the slope and the prediction SD from R's dense mixed-model equations
  * within 1e-4; the no-pooling estimate, its CR2 SE and Satterthwaite df (no θ involved)
  * within 1e-8 / 1e-8 / 1e-6; τ within 1e-4; p-values adjusted over the family as R's
- * p.adjust (holm, BH) within 1e-3 relative. */
+ * p.adjust (holm, BH) within 1e-3 relative.  Effect sizes: the standardizers against the
+ * arms' statistics computed here from the data (1e-12) and R's, Hedges' g of those group
+ * statistics as metafor's escalc(measure = "SMD") (1e-10), every effect size as effect/SD
+ * written out here (1e-12) and as R's (1e-4 of the standardized SE), ICCs as lme4's (1e-4)
+ * and their limits from lme4's profile of the intercept SDs (2e-3). */
 #include "check.h"
 #include "effects/effects.h"
 #include "effsize/effsize.h"
@@ -56,6 +60,165 @@ static void track(double *w, double got, double want, double floor_)
     if (r > *w) *w = r;
 }
 
+/* Element i of an array; jsonlite writes a vector of length 1 as a scalar. */
+static double elt(const json_value *v, size_t i)
+{
+    if (json_type_of(v) == JSON_ARRAY) return json_num(json_at(v, i));
+    return i == 0 ? json_num(v) : NAN;
+}
+
+static double worst_es = 0, worst_icc = 0, worst_icc_ci = 0;
+
+/* The outcome statistics of each arm, computed here from the frame (every row: these
+ * datasets have no missing values) as the effect sizes' standardizers need them. */
+typedef struct {
+    double mean[2], sd[2], sp, omega;
+    int64_t n[2];
+} arms;
+
+static int arm_stats(const evm_frame *f, const char *formula, const char *trt, arms *A)
+{
+    char yname[64];
+    size_t k = 0;
+    while (formula[k] && formula[k] != '~' && formula[k] != ' ' && k < sizeof yname - 1) {
+        yname[k] = formula[k];
+        k++;
+    }
+    yname[k] = '\0';
+    const int cy = evm_frame_find(f, yname, -1), ct = evm_frame_find(f, trt, -1);
+    if (cy < 0 || ct < 0) return -1;
+    const double *y = evm_frame_numeric(f, cy), *tn = evm_frame_numeric(f, ct);
+    const int32_t *tc = evm_frame_codes(f, ct);
+    const int64_t n = evm_frame_nrows(f);
+    double sum[2] = {0, 0}, ss[2] = {0, 0};
+    memset(A, 0, sizeof *A);
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < n; i++) {
+            const int a = tn ? tn[i] == 1.0 : tc[i] == 1;   /* a factor's second level */
+            if (pass == 0) sum[a] += y[i], A->n[a]++;
+            else ss[a] += (y[i] - A->mean[a]) * (y[i] - A->mean[a]);
+            if (pass == 0 && i == n - 1)
+                for (int b = 0; b < 2; b++) A->mean[b] = sum[b] / (double)A->n[b];
+        }
+    const double N = (double)(A->n[0] + A->n[1]);
+    for (int a = 0; a < 2; a++) A->sd[a] = sqrt(ss[a] / (double)(A->n[a] - 1));
+    A->sp = sqrt((ss[0] + ss[1]) / (N - 2));
+    A->omega = 1 - 3 / (4 * N - 9);
+    return 0;
+}
+
+/* Effect sizes and ICCs: the standardizers against the statistics computed here and
+ * against R (metafor's escalc for the same group statistics, lme4's VarCorr), every
+ * effect size against est / SD written out here and against R's, ICCs and their
+ * profile intervals against lme4's confint. */
+static void check_es(const char *name, const json_value *cs, const evm_frame *f,
+                     const evm_effects *e, double sd_ref, evm_ctx *c)
+{
+    const json_value *es = json_get(cs, "es");
+    arms A;
+    CHECK(es != NULL);
+    if (!es || arm_stats(f, json_str(json_get(cs, "formula")), json_str(json_get(cs, "treatment")), &A)) {
+        CHECK(0);
+        return;
+    }
+    /* the analysis sample: the test's statistics, R's, evalmix's */
+    CHECK_INT(e->n_t, A.n[1]);
+    CHECK_INT(e->n_c, A.n[0]);
+    CHECK_INT(A.n[1], (long long)json_num(json_get(es, "n1")));
+    CHECK_INT(A.n[0], (long long)json_num(json_get(es, "n2")));
+    CHECK_REL(e->mean_t, A.mean[1], 1e-12, 1e-12);
+    CHECK_REL(e->mean_c, A.mean[0], 1e-12, 1e-12);
+    CHECK_REL(e->sd_t, A.sd[1], 1e-12, 0);
+    CHECK_REL(e->sd[EVM_EFFECTS_ES_COMPARISON], A.sd[0], 1e-12, 0);
+    CHECK_REL(e->sd[EVM_EFFECTS_ES_G], A.sp, 1e-12, 0);
+    CHECK_REL(e->omega, A.omega, 1e-15, 0);
+    CHECK_REL(A.mean[1], json_num(json_get(es, "m1")), 1e-12, 1e-12);
+    CHECK_REL(A.mean[0], json_num(json_get(es, "m2")), 1e-12, 1e-12);
+    CHECK_REL(A.sd[1], json_num(json_get(es, "sd1")), 1e-12, 0);
+    CHECK_REL(A.sd[0], json_num(json_get(es, "sd2")), 1e-12, 0);
+    CHECK_REL(A.sp, json_num(json_get(es, "sd_pooled")), 1e-12, 0);
+    CHECK_REL(A.omega, json_num(json_get(es, "omega")), 1e-15, 0);
+    /* Hedges' g of the same group statistics: metafor's escalc(SMD), and ω·d */
+    evm_es_smd smd;
+    CHECK_INT(evm_es_smd_groups(e->mean_t, e->sd_t, e->n_t, e->mean_c, e->sd_c, e->n_c, &smd, c), 0);
+    CHECK_REL(smd.g_exact, json_num(json_get(es, "yi")), 1e-10, 0);
+    CHECK_REL(smd.v_exact, json_num(json_get(es, "vi")), 1e-10, 0);
+    CHECK_REL(smd.g, A.omega * (A.mean[1] - A.mean[0]) / A.sp, 1e-12, 0);
+    CHECK_REL(smd.sd_pooled, e->sd[EVM_EFFECTS_ES_G], 1e-12, 0);
+    /* the model's SD: the fit's intercept variances and σ² (/varcomp), and lme4's */
+    double v = 0;
+    for (int r = 0; r < e->fit->nvc; r++)
+        if (strcmp(e->fit->vc_group[r], "Residual") == 0 ||
+            (strcmp(e->fit->vc_var1[r], "(Intercept)") == 0 && !*e->fit->vc_var2[r]))
+            v += e->fit->vc_vcov[r];
+    CHECK_REL(e->sd[EVM_EFFECTS_ES_MODEL], sqrt(v), 1e-12, 0);
+    check_close("sd_model", name, "", e->sd[EVM_EFFECTS_ES_MODEL], json_num(json_get(es, "sd_model")), 1e-4, 0);
+    CHECK_REL(e->sd[EVM_EFFECTS_ES_REF], sd_ref, 0, 0);
+    /* per contrast: written out here from the contrast and the SDs, and R's */
+    const double sd[EVM_EFFECTS_NES] = {e->sd[0], A.sd[0], A.sp, sd_ref};
+    for (int r = 0; r < e->ncon; r++) {
+        const int diff = strcmp(e->kind[r], "difference") == 0;
+        for (int k = 0; k < EVM_EFFECTS_NES; k++) {
+            const double m = k == EVM_EFFECTS_ES_G ? A.omega : 1.0;
+            const evm_effects_es *x = &e->con_es[k];
+            CHECK_REL(x->es[r], m * e->estimate[r] / sd[k], 1e-12, 1e-12);
+            CHECK_REL(x->se[r], m * e->se[r] / sd[k], 1e-12, 1e-12);
+            if (!isnan(e->lower[r])) {
+                CHECK_REL(x->lower[r], m * e->lower[r] / sd[k], 1e-12, 1e-12);
+                CHECK_REL(x->upper[r], m * e->upper[r] / sd[k], 1e-12, 1e-12);
+            } else {
+                CHECK(isnan(x->lower[r]) && isnan(x->upper[r]));
+            }
+            if (diff) CHECK(isnan(x->ii[r]));
+            else CHECK_REL(x->ii[r], 100 * 0.5 * erfc(-x->es[r] / sqrt(2.0)) - 50, 1e-12, 1e-12);
+        }
+        static const char *rk[] = {"es_model", "es_comparison", "g", "ii_g"};
+        const double got[] = {e->con_es[EVM_EFFECTS_ES_MODEL].es[r],
+                              e->con_es[EVM_EFFECTS_ES_COMPARISON].es[r],
+                              e->con_es[EVM_EFFECTS_ES_G].es[r], e->con_es[EVM_EFFECTS_ES_G].ii[r]};
+        for (int k = 0; k < 4; k++) {
+            const double want = elt(json_get(es, rk[k]), (size_t)r);
+            /* θ-dependent: 1e-4 of the standardized SE (as the contrasts) */
+            const double fl = (k == 3 ? 40.0 : 1.0) * e->se[r] / sd[k == 0 ? 0 : k == 1 ? 1 : 2];
+            check_close(rk[k], name, e->label[r], got[k], want, 1e-4, fl > 0 ? fl : 1e-12);
+            track(&worst_es, got[k], want, fl > 0 ? fl : 1e-12);
+        }
+    }
+    /* schools: the model-based effect and its prediction interval over each SD */
+    for (int64_t s = 0; s < e->nsite; s++)
+        for (int k = 0; k < EVM_EFFECTS_NES; k++) {
+            const double m = k == EVM_EFFECTS_ES_G ? A.omega : 1.0;
+            if (isnan(e->est[s])) continue;
+            CHECK_REL(e->site_es[k].es[s], m * e->est[s] / sd[k], 1e-12, 1e-12);
+            CHECK_REL(e->site_es[k].lower[s], m * e->pred_lower[s] / sd[k], 1e-12, 1e-12);
+            CHECK_REL(e->site_es[k].upper[s], m * e->pred_upper[s] / sd[k], 1e-12, 1e-12);
+        }
+    /* ICCs of the random intercepts */
+    const json_value *ig = json_get(es, "icc_group");
+    CHECK_INT(e->nicc, (long long)json_len(ig));
+    const json_value *lo = json_get(es, "icc_lower"), *up = json_get(es, "icc_upper");
+    for (int j = 0; j < e->nicc && j < (int)json_len(ig); j++) {
+        CHECK_STR(e->icc_group[j], json_str(json_at(ig, (size_t)j)));
+        check_close("icc variance", name, e->icc_group[j], e->icc_var[j],
+                    elt(json_get(es, "icc_var"), (size_t)j), 1e-4, 0);
+        const double want = elt(json_get(es, "icc"), (size_t)j);
+        check_close("icc", name, e->icc_group[j], e->icc[j], want, 1e-4, 0);
+        track(&worst_icc, e->icc[j], want, 0);
+        if (!lo) {
+            CHECK(isnan(e->icc_lower[j]) && isnan(e->icc_upper[j]));
+            continue;
+        }
+        /* profile limits: lme4 interpolates its profile with splines (docs/methods.md,
+         * profile section): 2e-3 relative */
+        const double wl = elt(lo, (size_t)j), wu = elt(up, (size_t)j);
+        check_close("icc lower", name, e->icc_group[j], e->icc_lower[j], wl, 2e-3, 0);
+        check_close("icc upper", name, e->icc_group[j], e->icc_upper[j], wu, 2e-3, 0);
+        track(&worst_icc_ci, e->icc_lower[j], wl, 0);
+        track(&worst_icc_ci, e->icc_upper[j], wu, 0);
+    }
+    CHECK_STR(e->icc_ci, lo ? "profile" : "none");
+}
+
 static void run_case(const json_value *cs)
 {
     const char *name = json_str(json_get(cs, "name"));
@@ -64,7 +227,9 @@ static void run_case(const json_value *cs)
     evm_effects_opts_default(&o);
     o.formula = json_str(json_get(cs, "formula"));
     o.treatment = json_str(json_get(cs, "treatment"));
-    o.sd_profile = 0;
+    /* the profile (for the ICC intervals) only where R computed it */
+    o.sd_profile = json_get(json_get(cs, "es"), "icc_lower") != NULL;
+    o.sd_ref = 10;
     const json_value *by = json_get(cs, "by"), *sg = json_get(cs, "subgroup");
     const char *bys[8], *sgs[8];
     o.nby = (int)json_len(by);
@@ -135,13 +300,20 @@ static void run_case(const json_value *cs)
             check_close("estimate", name, id, e->est[s], json_num(json_at(json_get(sc, "estimate"), (size_t)s)), 1e-4, psd);
             check_close("condsd", name, id, e->condsd[s], json_num(json_at(json_get(sc, "condsd"), (size_t)s)), 1e-4, 0.0);
             check_close("pred_sd", name, id, e->pred_se[s], psd, 1e-4, 0.0);
+            if (e->n_treated[s] == 0 || e->n_comparison[s] == 0) {
+                /* one arm only: no within-school estimate (R's lm reports 0 with SE 0 for the
+                   aliased treatment column; evalmix reports none) */
+                CHECK(isnan(e->np_est[s]) && isnan(e->np_se[s]) && isnan(e->shrinkage[s]));
+                continue;
+            }
             check_close("np_estimate", name, id, e->np_est[s], json_num(json_at(json_get(sc, "np_estimate"), (size_t)s)), 1e-8, npse);
             check_close("np_se", name, id, e->np_se[s], npse, 1e-8, 0.0);
             check_close("np_df", name, id, e->np_df[s], json_num(json_at(json_get(sc, "np_df"), (size_t)s)), 1e-6, 0.0);
         }
         check_close("tau", name, "", e->tau, num1(json_get(sc, "tau")), 1e-4, 0.0);
-        CHECK_INT(e->n_suppressed, 2);
+        CHECK_INT(e->n_suppressed, (long long)json_num(json_get(sc, "n_suppressed")));
     }
+    check_es(name, cs, f, e, o.sd_ref, c);
     printf("%s: %d contrasts%s\n", name, e->ncon, sc ? ", schools" : "");
 cleanup:
     evm_effects_free(&e);
@@ -161,8 +333,9 @@ int main(void)
     }
     const json_value *cases = json_get(root, "cases");
     for (size_t i = 0; i < json_len(cases); i++) run_case(json_at(cases, i));
-    printf("largest relative differences: estimate %.2e, SE %.2e, df %.2e\n", worst_est,
-           worst_se, worst_df);
+    printf("largest relative differences: estimate %.2e, SE %.2e, df %.2e; effect sizes %.2e, "
+           "ICC %.2e, ICC profile limits %.2e\n", worst_est, worst_se, worst_df, worst_es,
+           worst_icc, worst_icc_ci);
     json_free(&root);
     return check_summary("test_effects");
 }
