@@ -264,6 +264,7 @@ static int check_out_path(const char *opt, const char *out, const char *input)
     }
     int st = CLI_EXIT_OK;
     struct stat sd;
+    errno = 0;
     if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode) || access(dir, W_OK | X_OK) != 0) {
         cli_error("%s %s: cannot write: folder '%s': %s", opt, out, dir,
                   errno ? strerror(errno) : "not a folder");
@@ -283,7 +284,6 @@ static int check_outputs(const match_request *q)
             if (path[j] && strcmp(path[i], path[j]) == 0)
                 return cli_usage_error("match", "%s and %s name the same file '%s'", opt[j],
                                        opt[i], path[i]);
-        errno = 0;
         int st = check_out_path(opt[i], path[i], q->input);
         if (st != CLI_EXIT_OK) return st;
     }

@@ -11,6 +11,7 @@ int cli_cmd_simulate(int argc, char **argv);   /* cmd_simulate.c */
 /* cli/cmd_wwc.c (declared here rather than in cli.h: one registration point). */
 int cli_cmd_wwc(int argc, char **argv);
 int cli_cmd_effects(int argc, char **argv, int full_argc, char **full_argv);   /* cmd_effects.c */
+int cli_cmd_compare(int argc, char **argv, int full_argc, char **full_argv);   /* cmd_compare.c */
 
 /* The one place the global usage is described (docs/cli.md repeats it). */
 static const char main_help[] =
@@ -19,6 +20,7 @@ static const char main_help[] =
     "Mixed-effects models for education evaluation.\n"
     "\n"
     "Commands:\n"
+    "  compare   likelihood-ratio tests between saved fits, as lme4's anova(m1, m2)\n"
     "  effects   programme effects school by school, by cohort and by subgroup\n"
     "  fit       fit a linear mixed model to a CSV file; print and save the result\n"
     "  match     match comparison students to treated ones; weights and balance\n"
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "simulate") == 0) return cli_cmd_simulate(argc - 1, argv + 1);
     if (strcmp(cmd, "wwc") == 0) return cli_cmd_wwc(argc - 1, argv + 1);
     if (strcmp(cmd, "effects") == 0) return cli_cmd_effects(argc - 1, argv + 1, argc, argv);
+    if (strcmp(cmd, "compare") == 0) return cli_cmd_compare(argc - 1, argv + 1, argc, argv);
     if (cmd[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -143,24 +143,17 @@ static double cox_or_g(double mt, double mc, double vt, double vc, double nt, do
 
 /* One variable: statistics before (k = 0, unit weights) and after (k = 1). */
 static int one_row(const double *x, const int *treat, const double *weight, int64_t n,
-                   int binary, int kind, evm_balance_row *r, evm_ctx *c)
+                   int binary, int kind, evm_balance_row *r, uint64_t *key, int64_t *order,
+                   evm__mt_ws *ws, evm_ctx *c)
 {
     r->kind = kind;
-    int64_t *order = NULL;
     if (!binary) {
-        uint64_t *key = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *key);
-        order = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *order);
-        int st = key && order ? 0 : evm__fail(c, EVM_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; st == 0 && i < n; i++) {
+        for (int64_t i = 0; i < n; i++) {
             key[i] = evm__mt_double_key(x[i]);
             order[i] = i;
         }
-        if (st == 0) st = evm__mt_radix_order(n, key, order, c);
-        free(key);
-        if (st < 0) {
-            free(order);
-            return st;
-        }
+        int st = evm__mt_radix_order(ws, n, key, order, c);
+        if (st < 0) return st;
     }
     moments m[2][2];
     group_moments(x, treat, NULL, n, binary, m[0]);
@@ -193,7 +186,6 @@ static int one_row(const double *x, const int *treat, const double *weight, int6
                                  (double)g[0].nz, binary);
         }
     }
-    free(order);
     r->verdict = -1;
     if (kind != 0) {
         double a = fabs(r->wwc[1]);
@@ -203,33 +195,44 @@ static int one_row(const double *x, const int *treat, const double *weight, int6
 }
 
 int evm__mt_balance(const evm__mt_design *d, const double *dist, const int *treat,
-                 const double *weight, int64_t n, evm_balance_row **rows, int *nrows,
-                 evm_ctx *c)
+                    const double *weight, int64_t n, evm_balance_row **rows, int *nrows,
+                    evm__mt_ws *ws, evm_ctx *c)
 {
     int nr = d->p + (dist ? 1 : 0);
     evm_balance_row *r = evm__calloc((size_t)(nr > 0 ? nr : 1), sizeof *r);
-    if (!r) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    uint64_t *key = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *key);
+    int64_t *order = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *order);
+    if (!r || !key || !order) {
+        free(r);
+        free(key);
+        free(order);
+        return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    }
     int k = 0, st = 0;
     if (dist) {
         r[k].name = evm__strdup("distance");
         if (!r[k].name) goto nomem;
-        if ((st = one_row(dist, treat, weight, n, 0, 0, &r[k], c)) < 0) goto fail;
+        if ((st = one_row(dist, treat, weight, n, 0, 0, &r[k], key, order, ws, c)) < 0) goto fail;
         k++;
     }
     for (int j = 0; j < d->p; j++, k++) {
         r[k].name = evm__strdup(d->name[j]);
         if (!r[k].name) goto nomem;
-        if ((st = one_row(d->x + (int64_t)j * n, treat, weight, n, d->binary[j],
-                          d->binary[j] ? 2 : 1, &r[k], c)) < 0)
+        if ((st = one_row(d->col[j], treat, weight, n, d->binary[j],
+                          d->binary[j] ? 2 : 1, &r[k], key, order, ws, c)) < 0)
             goto fail;
     }
     *rows = r;
     *nrows = nr;
+    free(key);
+    free(order);
     return 0;
 nomem:
     st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
 fail:
     for (int j = 0; j < nr; j++) free(r[j].name);
     free(r);
+    free(key);
+    free(order);
     return st;
 }

@@ -15,11 +15,11 @@
 
 /* key[i] <- dense number of (key[i], code[i]). */
 static int combine(int64_t *key, const int64_t *code, int64_t nl, int64_t n, uint64_t *u,
-                   evm_ctx *c)
+                   evm__mt_ws *ws, evm_ctx *c)
 {
     int64_t m;
     for (int64_t i = 0; i < n; i++) u[i] = (uint64_t)(key[i] * nl + code[i]);
-    return evm__mt_dense_codes(n, u, key, &m, c);
+    return evm__mt_dense_codes(ws, n, u, key, &m, c);
 }
 
 static int bins_of(const evm_match_opts *o, const char *var, int64_t n)
@@ -30,7 +30,8 @@ static int bins_of(const evm_match_opts *o, const char *var, int64_t n)
 }
 
 int evm__mt_cem_strata(const evm_frame *f, const evm_match_opts *o, const int *treat,
-                    const int32_t *cell, int64_t *stratum, int64_t *nstrata, evm_ctx *c)
+                       const int32_t *cell, int64_t *stratum, int64_t *nstrata,
+                       evm__mt_ws *ws, evm_ctx *c)
 {
     const int64_t n = evm_frame_nrows(f);
     int st = 0;
@@ -61,7 +62,7 @@ int evm__mt_cem_strata(const evm_frame *f, const evm_match_opts *o, const int *t
             if (bins == 1) continue;
             if (bins == 0) {   /* exact on the distinct values */
                 for (int64_t i = 0; i < n; i++) u[i] = evm__mt_double_key(x[i]);
-                if ((st = evm__mt_dense_codes(n, u, code, &nl, c)) < 0) goto cleanup;
+                if ((st = evm__mt_dense_codes(ws, n, u, code, &nl, c)) < 0) goto cleanup;
             } else {
                 double lo = INFINITY, hi = -INFINITY;
                 for (int64_t i = 0; i < n; i++) {
@@ -79,7 +80,7 @@ int evm__mt_cem_strata(const evm_frame *f, const evm_match_opts *o, const int *t
                 nl = bins;
             }
         }
-        if ((st = combine(key, code, nl, n, u, c)) < 0) goto cleanup;
+        if ((st = combine(key, code, nl, n, u, ws, c)) < 0) goto cleanup;
     }
     /* number the strata holding both groups by first appearance among comparison rows */
     int64_t nkeys = 0;

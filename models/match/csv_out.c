@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -34,7 +35,10 @@ static int read_all(const char *path, records *r, evm_ctx *c)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) return evm__fail(c, EVM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, len = 0;
+    struct stat sb;
+    /* one allocation of the file's size (+1 to see the end) when it is known */
+    size_t cap = fstat(fileno(fp), &sb) == 0 && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 1 << 20;
+    size_t len = 0;
     char *buf = malloc(cap);
     while (buf) {
         size_t got = fread(buf + len, 1, cap - len, fp);
@@ -142,6 +146,8 @@ static int field(const char *b, size_t s, size_t e, int k, size_t *fs, size_t *f
     }
 }
 
+#define DSTR 32   /* room for "%.17g" of any double */
+
 /* The shortest of %.15g, %.16g, %.17g that reads back as x (R's way of writing doubles). */
 static void fmt_num(double x, char *buf, size_t size)
 {
@@ -159,7 +165,7 @@ int evm_match_write_csv(const char *in_path, const char *out_path, const evm_mat
                         const char *site, evm_ctx *c)
 {
     records rec = {0};
-    char *tmp = NULL;
+    char *tmp = NULL, *iobuf = NULL;
     FILE *fp = NULL;
     int st = read_all(in_path, &rec, c);
     if (st < 0) goto cleanup;
@@ -194,19 +200,25 @@ int evm_match_write_csv(const char *in_path, const char *out_path, const evm_mat
         st = evm__fail(c, EVM_ERR_IO, "%s: cannot write: %s", out_path, strerror(errno));
         goto cleanup;
     }
-    static char iobuf[1 << 20];
-    setvbuf(fp, iobuf, _IOFBF, sizeof iobuf);
+    iobuf = malloc(1 << 20);
+    if (iobuf) setvbuf(fp, iobuf, _IOFBF, 1 << 20);
     const char *b = rec.buf;
     fwrite(b + rec.start[0], 1, rec.end[0] - rec.start[0], fp);
     fputs(",distance,weights,subclass,site\n", fp);
-    char dbuf[40] = "NA", wbuf[40] = "";
+    char dbuf[DSTR] = "NA", wbuf[40] = "";
     double last_w = NAN;
-    int64_t last_row = -1;
+    /* with replacement a comparison student is written once per set: format its distance
+     * once (calloc'd pages are only touched for the rows written) */
+    char *dcache = r->has_distance && r->nout > r->n / 4
+                       ? calloc((size_t)(r->n > 0 ? r->n : 1), DSTR) : NULL;
     for (int64_t j = 0; j < r->nout; j++) {
         int64_t row = r->out_row[j];
         fwrite(b + rec.start[row + 1], 1, rec.end[row + 1] - rec.start[row + 1], fp);
-        if (row != last_row && r->has_distance) fmt_num(r->distance[row], dbuf, sizeof dbuf);
-        last_row = row;
+        if (r->has_distance) {
+            char *d = dcache ? dcache + (size_t)row * DSTR : dbuf;
+            if (!dcache || !d[0]) fmt_num(r->distance[row], d, DSTR);
+            if (dcache) memcpy(dbuf, d, DSTR);
+        }
         if (!(r->out_weight[j] == last_w)) {
             fmt_num(r->out_weight[j], wbuf, sizeof wbuf);
             last_w = r->out_weight[j];
@@ -222,6 +234,7 @@ int evm_match_write_csv(const char *in_path, const char *out_path, const evm_mat
             fputs("NA", fp);
         fputc('\n', fp);
     }
+    free(dcache);
     if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
         st = evm__fail(c, EVM_ERR_IO, "%s: write error: %s", out_path, strerror(errno));
         goto cleanup;
@@ -236,6 +249,7 @@ int evm_match_write_csv(const char *in_path, const char *out_path, const evm_mat
     tmp = NULL;
 cleanup:
     if (fp) fclose(fp);
+    free(iobuf);   /* after the stream that used it is closed */
     if (tmp) {
         remove(tmp);
         free(tmp);

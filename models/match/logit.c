@@ -36,11 +36,12 @@ static double deviance(int64_t n, const double *y, const double *mu)
     return (double)s;
 }
 
-static void linear_predictor(int64_t n, int p, const double *x, const double *b, double *eta)
+static void linear_predictor(int64_t n, int p, const double *const *x, const double *b,
+                             double *eta)
 {
     for (int64_t i = 0; i < n; i++) eta[i] = 0;
     for (int j = 0; j < p; j++) {
-        const double *xj = x + (int64_t)j * n;
+        const double *xj = x[j];
         for (int64_t i = 0; i < n; i++) eta[i] += xj[i] * b[j];
     }
 }
@@ -75,70 +76,82 @@ static void reflect(int64_t n, int64_t k, const double *v, double beta, double *
     for (int64_t i = k; i < n; i++) a[i] -= s * v[i];
 }
 
-int evm__mt_first_aliased(int64_t n, int p, const double *x, evm_ctx *c)
-{
-    double *a = evm__malloc((size_t)n * (size_t)p, sizeof *a);
-    double *beta = evm__malloc((size_t)p, sizeof *beta);
-    int *kept = evm__malloc((size_t)p, sizeof *kept);
-    if (!a || !beta || !kept) {
-        free(a);
-        free(beta);
-        free(kept);
-        return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
-    }
-    memcpy(a, x, (size_t)n * (size_t)p * sizeof *a);
-    int r = 0, aliased = -1;
-    for (int j = 0; j < p && aliased < 0; j++) {
-        double *aj = a + (int64_t)j * n;
-        double norm0 = sqrt(dot(n, aj, aj));
-        for (int q = 0; q < r; q++) reflect(n, q, a + (int64_t)kept[q] * n, beta[q], aj);
-        double rest = sqrt(dot(n - r, aj + r, aj + r));
-        if (r >= n || !(rest > 1e-7 * norm0)) {
-            aliased = j;
-            break;
-        }
-        householder(n, r, aj, &beta[r]);
-        kept[r++] = j;
-    }
-    free(a);
-    free(beta);
-    free(kept);
-    return aliased;
-}
+/* The weighted least-squares step of one IRLS iteration, min |W^1/2 (x b - z)|, by an
+ * incremental Householder QR over blocks of BLOCK rows: the q x q triangle R of
+ * [X w, z w] (q = p + 1) is updated with each block in turn, so the work space is one
+ * block, whatever n is.  Returns 0, -1 (a zero pivot) or -2 with *aliased = the first
+ * column whose pivot falls below glm.fit's tolerance 1e-11 times its norm (R's dqrdc2
+ * rule; checked when `aliased` is not NULL). */
+#define BLOCK 4096
 
-/* Least squares min |a b - z| by Householder QR; a (n x p) and z are overwritten. */
-static int lsq(int64_t n, int p, double *a, double *z, double *b, double *diag)
+static int irls_step(int64_t n, int p, const double *const *x, const double *y,
+                     const double *eta, const double *mu, double *m, double *r, double *b,
+                     int *aliased)
 {
+    const int q = p + 1;
+    memset(r, 0, (size_t)q * (size_t)q * sizeof *r);
+    int have = 0;   /* rows of r in use (< q only before enough rows were seen) */
+    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+        int64_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        int64_t ld = have + nb;
+        /* M = [R; this block of [x w, z w]] */
+        for (int j = 0; j < q; j++) {
+            double *mj = m + (int64_t)j * ld;
+            for (int k = 0; k < have; k++) mj[k] = r[(int64_t)j * q + k];
+        }
+        for (int64_t t = 0; t < nb; t++) {
+            int64_t i = i0 + t;
+            double me = mu_eta(eta[i]), var = mu[i] * (1 - mu[i]);
+            double w = sqrt(me * me / var);
+            for (int j = 0; j < p; j++) m[(int64_t)j * ld + have + t] = x[j][i] * w;
+            m[(int64_t)p * ld + have + t] = (eta[i] + (y[i] - mu[i]) / me) * w;
+        }
+        int kmax = ld < q ? (int)ld : q;
+        for (int j = 0; j < kmax; j++) {
+            double beta;
+            double *mj = m + (int64_t)j * ld;
+            double alpha = householder(ld, j, mj, &beta);
+            for (int k = j + 1; k < q; k++) reflect(ld, j, mj, beta, m + (int64_t)k * ld);
+            mj[j] = alpha;
+        }
+        have = kmax;
+        memset(r, 0, (size_t)q * (size_t)q * sizeof *r);
+        for (int j = 0; j < q; j++)
+            for (int k = 0; k <= j && k < have; k++) r[(int64_t)j * q + k] = m[(int64_t)j * ld + k];
+    }
     for (int j = 0; j < p; j++) {
-        double beta;
-        double *aj = a + (int64_t)j * n;
-        diag[j] = householder(n, j, aj, &beta);
-        if (diag[j] == 0) return -1;
-        for (int k = j + 1; k < p; k++) reflect(n, j, aj, beta, a + (int64_t)k * n);
-        reflect(n, j, aj, beta, z);
+        double norm = 0;
+        for (int k = 0; k <= j; k++) norm += r[(int64_t)j * q + k] * r[(int64_t)j * q + k];
+        norm = sqrt(norm);
+        if (aliased && (j >= have || !(fabs(r[(int64_t)j * q + j]) > 1e-11 * norm))) {
+            *aliased = j;
+            return -2;
+        }
+        if (r[(int64_t)j * q + j] == 0) return -1;
     }
     for (int j = p - 1; j >= 0; j--) {
-        double s = z[j];
-        for (int k = j + 1; k < p; k++) s -= a[(int64_t)k * n + j] * b[k];
-        b[j] = s / diag[j];
+        double s = r[(int64_t)p * q + j];
+        for (int k = j + 1; k < p; k++) s -= r[(int64_t)k * q + j] * b[k];
+        b[j] = s / r[(int64_t)j * q + j];
     }
     for (int j = 0; j < p; j++)
         if (!isfinite(b[j])) return -1;
     return 0;
 }
 
-int evm__mt_logit_fit(int64_t n, int p, const double *x, const double *y, double *coef,
-                   double *eta, double *mu, evm__mt_logit_info *info, evm_ctx *c)
+int evm__mt_logit_fit(int64_t n, int p, const double *const *x, const double *y, double *coef,
+                      double *eta, double *mu, evm__mt_logit_info *info, int *aliased,
+                      evm_ctx *c)
 {
     const int maxit = 25;
     const double epsilon = 1e-8;
     int st = 0;
-    double *a = evm__malloc((size_t)n * (size_t)p, sizeof *a);
-    double *z = evm__malloc((size_t)n, sizeof *z);
+    double *m = evm__malloc((size_t)(BLOCK + p + 1) * (size_t)(p + 1), sizeof *m);
+    double *rq = evm__malloc((size_t)(p + 1) * (size_t)(p + 1), sizeof *rq);
     double *start = evm__calloc((size_t)p, sizeof *start);
     double *coefold = evm__calloc((size_t)p, sizeof *coefold);
-    double *diag = evm__malloc((size_t)p, sizeof *diag);
-    if (!a || !z || !start || !coefold || !diag) {
+    *aliased = -1;
+    if (!m || !rq || !start || !coefold) {
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
@@ -152,13 +165,12 @@ int evm__mt_logit_fit(int64_t n, int p, const double *x, const double *y, double
     int have_coefold = 0;
     for (int iter = 1; iter <= maxit; iter++) {
         info->iterations = iter;
-        for (int64_t i = 0; i < n; i++) {
-            double me = mu_eta(eta[i]), var = mu[i] * (1 - mu[i]);
-            double w = sqrt(me * me / var);
-            z[i] = (eta[i] + (y[i] - mu[i]) / me) * w;
-            for (int j = 0; j < p; j++) a[(int64_t)j * n + i] = x[(int64_t)j * n + i] * w;
+        int ls = irls_step(n, p, x, y, eta, mu, m, rq, start, iter == 1 ? aliased : NULL);
+        if (ls == -2) {
+            st = EVM_ERR_MODEL;   /* the caller names the column */
+            goto cleanup;
         }
-        if (lsq(n, p, a, z, start, diag) < 0) {
+        if (ls < 0) {
             if (!have_coefold) {
                 st = evm__fail(c, EVM_ERR_NUMERIC,
                                "propensity model: no valid coefficients at iteration %d", iter);
@@ -203,10 +215,9 @@ int evm__mt_logit_fit(int64_t n, int p, const double *x, const double *y, double
     memcpy(coef, start, (size_t)p * sizeof *coef);
     info->deviance = dev;
 cleanup:
-    free(a);
-    free(z);
+    free(m);
+    free(rq);
     free(start);
     free(coefold);
-    free(diag);
     return st;
 }

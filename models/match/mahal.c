@@ -31,7 +31,7 @@ int evm__mt_mahal_transform(const evm__mt_design *d, const int *treat, double **
     }
     /* scale(): centre and divide by the SD of the whole sample */
     for (int j = 0; j < p; j++) {
-        const double *xj = d->x + (int64_t)j * n;
+        const double *xj = d->col[j];
         double *yj = x + (int64_t)j * n;
         long double m = 0, v = 0;
         for (int64_t i = 0; i < n; i++) m += xj[i];

@@ -53,7 +53,7 @@ int evm_match_columns(const evm_match_opts *o, evm_colreq **req, int *nreq, evm_
     for (int i = 0; i < o->nwindow; i++)
         bad |= add_req(&r, &n, &cap, o->window_var[i], EVM_AS_AUTO);
     for (int i = 0; i < o->ncut; i++) bad |= add_req(&r, &n, &cap, o->cut_var[i], EVM_AS_AUTO);
-    if (o->id) bad |= add_req(&r, &n, &cap, o->id, EVM_AS_FACTOR);
+    if (o->id) bad |= add_req(&r, &n, &cap, o->id, EVM_AS_AUTO);
     if (o->site) bad |= add_req(&r, &n, &cap, o->site, EVM_AS_FACTOR);
     if (bad) {
         evm_colreq_free(&r, n);
@@ -332,20 +332,17 @@ static int propensity(const evm_frame *f, const evm_match_opts *o, const int *tr
             st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
             goto cleanup;
         }
-    int aliased = evm__mt_first_aliased(n, d.p, d.x, c);
-    if (aliased < -1) {
-        st = aliased;
-        goto cleanup;
-    }
-    if (aliased >= 0) {
+    for (int64_t i = 0; i < n; i++) y[i] = treat[i];
+    evm__mt_logit_info info;
+    int aliased = -1;
+    st = evm__mt_logit_fit(n, d.p, d.col, y, r->coef, eta, mu, &info, &aliased, c);
+    if (st == EVM_ERR_MODEL && aliased >= 0) {
         st = evm__fail(c, EVM_ERR_MODEL,
                        "--covariates: '%s' is a linear combination of the covariates before "
                        "it (collinear); remove it or one of them", d.name[aliased]);
         goto cleanup;
     }
-    for (int64_t i = 0; i < n; i++) y[i] = treat[i];
-    evm__mt_logit_info info;
-    if ((st = evm__mt_logit_fit(n, d.p, d.x, y, r->coef, eta, mu, &info, c)) < 0) goto cleanup;
+    if (st < 0) goto cleanup;
     r->iterations = info.iterations;
     r->converged = info.converged;
     r->deviance = info.deviance;
@@ -362,7 +359,7 @@ static int propensity(const evm_frame *f, const evm_match_opts *o, const int *tr
         const char *sep = NULL;
         for (int j = 1; j < d.p && !sep; j++) {
             double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
-            const double *x = d.x + (int64_t)j * n;
+            const double *x = d.col[j];
             for (int64_t i = 0; i < n; i++) {
                 if (x[i] < lo[treat[i]]) lo[treat[i]] = x[i];
                 if (x[i] > hi[treat[i]]) hi[treat[i]] = x[i];
@@ -534,7 +531,7 @@ static int weights_from_strata(const int64_t *stratum, int64_t nstrata, const in
 
 /* ---------------------------------------------------------------- balance */
 static int balance(const evm_frame *f, const evm_match_opts *o, const int *treat,
-                   evm_match_result *r, evm_ctx *c)
+                   evm_match_result *r, evm__mt_ws *ws, evm_ctx *c)
 {
     /* the covariates, then exact and window variables not among them (MatchIt's X) */
     int nv = 0, cap = o->ncov + o->nexact + o->nwindow;
@@ -553,7 +550,7 @@ static int balance(const evm_frame *f, const evm_match_opts *o, const int *treat
     free(vars);
     if (st < 0) return st;
     st = evm__mt_balance(&d, r->has_distance ? r->distance : NULL, treat, r->weight, r->n,
-                      &r->bal, &r->nbal, c);
+                         &r->bal, &r->nbal, ws, c);
     evm__mt_design_free(&d);
     return st;
 }
@@ -573,12 +570,14 @@ static void warn_unmatched(const evm_frame *f, const evm_match_opts *o, evm_matc
             if (w < 0 || (size_t)w >= sizeof list - len) break;
             len += (size_t)w;
         }
-        const char *why = o->method == EVM_MATCH_CEM
-                              ? "no comparison student in their stratum"
-                              : r->caliper_width > 0 || o->nwindow
-                                    ? "no comparison student left in their exact cell within "
-                                      "the caliper and window"
-                                    : "no comparison student left in their exact cell";
+        char why[160];
+        if (o->method == EVM_MATCH_CEM)
+            snprintf(why, sizeof why, "no comparison student in their stratum");
+        else
+            snprintf(why, sizeof why, "no comparison student left%s%s%s",
+                     o->nexact ? " in their exact cell" : "",
+                     r->caliper_width > 0 ? " within the caliper" : "",
+                     o->nwindow ? " inside the window" : "");
         evm__warn(c, "%lld of %lld treated students have no match (%s): %s%s%s",
                   (long long)r->n1_unmatched, (long long)r->n1, why,
                   idcol >= 0 ? "ids " : "", list,
@@ -605,6 +604,7 @@ int evm_match_run(const evm_frame *f, const evm_match_opts *o, evm_match_result 
     double *z = NULL;
     const double **wx = NULL;
     evm__mt_sets sets = {0};
+    evm__mt_ws ws = {0};
     int nwarn0 = evm_ctx_nwarnings(c);
     if (!r || !treat || !cell || !key) goto nomem;
     r->n = n;
@@ -641,7 +641,7 @@ int evm_match_run(const evm_frame *f, const evm_match_opts *o, evm_match_result 
     /* tie order */
     uint64_t state = o->seed;
     for (int64_t i = 0; i < n; i++) key[i] = o->seed ? evm__mt_splitmix64(&state) : (uint64_t)i;
-    if ((st = evm__mt_cells(f, o->nexact, o->exact, cell, &r->ncells, c)) < 0) goto fail;
+    if ((st = evm__mt_cells(f, o->nexact, o->exact, cell, &r->ncells, &ws, c)) < 0) goto fail;
     if (o->nexact == 0) r->ncells = n > 0 ? 1 : 0;
 
     r->weight = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *r->weight);
@@ -652,7 +652,7 @@ int evm_match_run(const evm_frame *f, const evm_match_opts *o, evm_match_result 
         stratum = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *stratum);
         if (!stratum) goto nomem;
         int64_t ns = 0;
-        if ((st = evm__mt_cem_strata(f, o, treat, cell, stratum, &ns, c)) < 0) goto fail;
+        if ((st = evm__mt_cem_strata(f, o, treat, cell, stratum, &ns, &ws, c)) < 0) goto fail;
         if ((st = weights_from_strata(stratum, ns, treat, f, sitecol, r, c)) < 0) goto fail;
         r->ncells = ns;
     } else {
@@ -681,7 +681,7 @@ int evm_match_run(const evm_frame *f, const evm_match_opts *o, evm_match_result 
             .order_largest = z == NULL, .nwindow = o->nwindow,
             .window_x = wx, .window_w = o->window_width,
         };
-        if ((st = evm__mt_nn_match(&p, &sets, c)) < 0) goto fail;
+        if ((st = evm__mt_nn_match(&p, &sets, &ws, c)) < 0) goto fail;
         if ((st = weights_from_sets(&sets, treat, r->replace, r, c)) < 0) goto fail;
         for (int64_t t = 0; t < sets.n1; t++) {
             int64_t m = sets.start[t + 1] - sets.start[t];
@@ -723,7 +723,7 @@ int evm_match_run(const evm_frame *f, const evm_match_opts *o, evm_match_result 
     for (int64_t i = 0; i < n; i++)
         if (treat[i] && r->weight[i] <= 0) r->unmatched_row[u++] = i;
 
-    if ((st = balance(f, o, treat, r, c)) < 0) goto fail;
+    if ((st = balance(f, o, treat, r, &ws, c)) < 0) goto fail;
     warn_unmatched(f, o, r, c);
     st = evm_ctx_nwarnings(c) > nwarn0 ? EVM_MATCH_WARN : 0;
     *out = r;
@@ -741,5 +741,6 @@ cleanup:
     free(z);
     free(wx);
     evm__mt_sets_free(&sets);
+    evm__mt_ws_free(&ws);
     return st;
 }

@@ -36,30 +36,44 @@ typedef struct {
     int32_t cell;
 } unit;
 
-/* Sort units by (cell, v, key), stably (so rows stay in data order among equals). */
-static int sort_units(unit *u, int64_t m, evm_ctx *c)
+/* The rows of one group (treated or comparison) as units sorted by (cell, v, key), and
+ * among equal keys in row order: v is the distance (comparison units; for Mahalanobis
+ * the first coordinate), minus the distance (treated, m.order = "largest") or 0 (treated
+ * in data order).  The three stable passes go over row numbers, so no unit is copied. */
+static int sorted_units(const evm__mt_nn_problem *p, int group, int64_t m, unit *u,
+                        evm__mt_ws *ws, evm_ctx *c)
 {
+    const int64_t n = p->n;
     int64_t *order = evm__malloc((size_t)(m > 0 ? m : 1), sizeof *order);
-    uint64_t *key = evm__malloc((size_t)(m > 0 ? m : 1), sizeof *key);
-    unit *tmp = evm__malloc((size_t)(m > 0 ? m : 1), sizeof *tmp);
+    uint64_t *key = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *key);
     int st = 0;
-    if (!order || !key || !tmp) {
+    if (!order || !key) {
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    for (int64_t i = 0; i < m; i++) order[i] = i;
-    for (int64_t i = 0; i < m; i++) key[i] = u[i].key;
-    if ((st = evm__mt_radix_order(m, key, order, c)) < 0) goto cleanup;
-    for (int64_t i = 0; i < m; i++) key[i] = evm__mt_double_key(u[i].v);
-    if ((st = evm__mt_radix_order(m, key, order, c)) < 0) goto cleanup;
-    for (int64_t i = 0; i < m; i++) key[i] = (uint64_t)u[i].cell;
-    if ((st = evm__mt_radix_order(m, key, order, c)) < 0) goto cleanup;
-    for (int64_t i = 0; i < m; i++) tmp[i] = u[order[i]];
-    memcpy(u, tmp, (size_t)m * sizeof *u);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (p->treat[i] == group) order[k++] = i;
+    const int by_key = group == 0 || p->order_largest;
+    if (by_key && (st = evm__mt_radix_order(ws, m, p->key, order, c)) < 0) goto cleanup;
+    for (int64_t j = 0; j < m; j++) {
+        int64_t i = order[j];
+        double v = group == 0 ? (p->dist ? p->dist[i] : p->z[i])
+                              : (p->order_largest && p->dist ? -p->dist[i] : 0);
+        key[i] = evm__mt_double_key(v);
+    }
+    if ((st = evm__mt_radix_order(ws, m, key, order, c)) < 0) goto cleanup;
+    for (int64_t j = 0; j < m; j++) key[order[j]] = (uint64_t)p->cell[order[j]];
+    if ((st = evm__mt_radix_order(ws, m, key, order, c)) < 0) goto cleanup;
+    for (int64_t j = 0; j < m; j++) {
+        int64_t i = order[j];
+        double v = group == 0 ? (p->dist ? p->dist[i] : p->z[i])
+                              : (p->order_largest && p->dist ? -p->dist[i] : 0);
+        u[j] = (unit){v, by_key ? p->key[i] : 0, i, p->cell[i]};
+    }
 cleanup:
     free(order);
     free(key);
-    free(tmp);
     return st;
 }
 
@@ -131,9 +145,8 @@ static int has_caliper(const evm__mt_nn_problem *p) { return p->caliper > 0; }
 
 /* Nearest available comparison unit in [a, b) for treated row t (1-D); -1 if none or
  * outside the caliper. */
-static int64_t nearest_1d(state *s, avail *av, int64_t a, int64_t b, int64_t t, uint64_t tkey)
+static int64_t nearest_1d(state *s, avail *av, int64_t a, int64_t b, int64_t t)
 {
-    (void)tkey;
     const double dt = s->p->dist[t];
     const unit *u = s->ctrl;
     int64_t pos = lower_bound(u, a, b, dt);
@@ -254,7 +267,8 @@ static int knn(state *s, int64_t a, int64_t b, int64_t t, cand *buf)
 }
 
 /* ------------------------------------------------------------ driver */
-int evm__mt_nn_match(const evm__mt_nn_problem *p, evm__mt_sets *out, evm_ctx *c)
+int evm__mt_nn_match(const evm__mt_nn_problem *p, evm__mt_sets *out, evm__mt_ws *ws,
+                     evm_ctx *c)
 {
     memset(out, 0, sizeof *out);
     const int64_t n = p->n;
@@ -282,21 +296,16 @@ int evm__mt_nn_match(const evm__mt_nn_problem *p, evm__mt_sets *out, evm_ctx *c)
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    int64_t i1 = 0, i0 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (p->treat[i]) {
-            double v = p->order_largest && p->dist ? -p->dist[i] : 0;
-            tr[i1] = (unit){v, p->order_largest ? p->key[i] : 0, i, p->cell[i]};
-            s.tidx[i] = i1++;
-        } else {
-            double v = p->dist ? p->dist[i] : p->z[i];
-            s.ctrl[i0++] = (unit){v, p->key[i], i, p->cell[i]};
-            s.tidx[i] = -1;
-        }
-    }
-    for (int64_t j = 0; j < n1 * k; j++) s.mm[j] = -1;
-    if ((st = sort_units(s.ctrl, n0, c)) < 0 || (st = sort_units(tr, n1, c)) < 0)
+    int64_t i1 = 0;
+    for (int64_t i = 0; i < n; i++) s.tidx[i] = p->treat[i] ? i1++ : -1;
+    evm__mt_ws local = {0};
+    if ((st = sorted_units(p, 0, n0, s.ctrl, ws ? ws : &local, c)) < 0 ||
+        (st = sorted_units(p, 1, n1, tr, ws ? ws : &local, c)) < 0) {
+        evm__mt_ws_free(&local);
         goto cleanup;
+    }
+    evm__mt_ws_free(&local);
+    for (int64_t j = 0; j < n1 * k; j++) s.mm[j] = -1;
     for (int64_t j = 0; j < n0; j++) s.cstart[s.ctrl[j].cell + 1]++;
     for (int64_t j = 0; j < n1; j++) tstart[tr[j].cell + 1]++;
     for (int64_t g = 0; g < p->ncells; g++) {
@@ -318,11 +327,10 @@ int evm__mt_nn_match(const evm__mt_nn_problem *p, evm__mt_sets *out, evm_ctx *c)
             continue;
         }
         for (int r = 0; r < k; r++) {
-            int64_t left = 0;   /* comparison units still available in the cell */
             for (int64_t j = tstart[g]; j < tstart[g + 1]; j++) {
                 int64_t t = tr[j].row, ti = s.tidx[t];
                 if (failed[ti]) continue;
-                int64_t m = p->dist ? nearest_1d(&s, &av, a, b, t, tr[j].key)
+                int64_t m = p->dist ? nearest_1d(&s, &av, a, b, t)
                                     : nearest_points(&s, &av, a, b, t);
                 if (m < 0) {
                     failed[ti] = 1;
@@ -331,9 +339,7 @@ int evm__mt_nn_match(const evm__mt_nn_problem *p, evm__mt_sets *out, evm_ctx *c)
                 s.mm[ti * k + r] = m;
                 s.nm[ti]++;
                 take(&av, m);
-                left++;
             }
-            (void)left;
         }
     }
 

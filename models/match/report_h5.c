@@ -5,15 +5,7 @@
  * tracked, written under a temporary name and renamed when complete. */
 #include "match_internal.h"
 
-#if defined(__has_include)
-#if __has_include(<hdf5.h>)
 #include <hdf5.h>
-#else
-#include <hdf5/serial/hdf5.h>   /* Debian's layout when hdf5's include folder is not set */
-#endif
-#else
-#include <hdf5.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>

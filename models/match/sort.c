@@ -7,6 +7,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+void evm__mt_ws_free(evm__mt_ws *ws)
+{
+    if (!ws) return;
+    free(ws->k0);
+    free(ws->k1);
+    free(ws->i1);
+    free(ws->order);
+    memset(ws, 0, sizeof *ws);
+}
+
+static int reserve(evm__mt_ws *ws, int64_t n, evm_ctx *c)
+{
+    if (n <= ws->cap) return 0;
+    evm__mt_ws_free(ws);
+    ws->k0 = evm__malloc((size_t)n, sizeof *ws->k0);
+    ws->k1 = evm__malloc((size_t)n, sizeof *ws->k1);
+    ws->i1 = evm__malloc((size_t)n, sizeof *ws->i1);
+    ws->order = evm__malloc((size_t)n, sizeof *ws->order);
+    if (!ws->k0 || !ws->k1 || !ws->i1 || !ws->order) {
+        evm__mt_ws_free(ws);
+        return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    }
+    ws->cap = n;
+    return 0;
+}
+
 uint64_t evm__mt_double_key(double x)
 {
     if (x == 0) x = 0.0;   /* -0.0 and 0.0 are equal values: one key */
@@ -15,18 +41,13 @@ uint64_t evm__mt_double_key(double x)
     return (u >> 63) ? ~u : u | 0x8000000000000000ULL;
 }
 
-int evm__mt_radix_order(int64_t n, const uint64_t *key, int64_t *order, evm_ctx *c)
+static int radix(evm__mt_ws *ws, int64_t n, const uint64_t *key, int64_t *order, evm_ctx *c)
 {
     if (n < 2) return 0;
-    uint64_t *k0 = evm__malloc((size_t)n, sizeof *k0), *k1 = evm__malloc((size_t)n, sizeof *k1);
-    int64_t *i1 = evm__malloc((size_t)n, sizeof *i1);
-    if (!k0 || !k1 || !i1) {
-        free(k0);
-        free(k1);
-        free(i1);
-        return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
-    }
-    int64_t *i0 = order;
+    int st = reserve(ws, n, c);
+    if (st < 0) return st;
+    uint64_t *k0 = ws->k0, *k1 = ws->k1;
+    int64_t *i0 = order, *i1 = ws->i1;
     for (int64_t i = 0; i < n; i++) k0[i] = key[order[i]];
     int64_t count[256];
     for (int shift = 0; shift < 64; shift += 8) {
@@ -51,33 +72,44 @@ int evm__mt_radix_order(int64_t n, const uint64_t *key, int64_t *order, evm_ctx 
         i0 = i1;
         i1 = ti;
     }
-    if (i0 != order) {   /* an odd number of passes left the result in the spare array */
-        memcpy(order, i0, (size_t)n * sizeof *order);
-        i1 = i0;
-    }
-    free(k0);
-    free(k1);
-    free(i1);
+    /* an odd number of passes left the result in the workspace */
+    if (i0 != order) memcpy(order, i0, (size_t)n * sizeof *order);
     return 0;
 }
 
-int evm__mt_dense_codes(int64_t n, const uint64_t *key, int64_t *code, int64_t *ncodes,
+int evm__mt_radix_order(evm__mt_ws *ws, int64_t n, const uint64_t *key, int64_t *order,
                         evm_ctx *c)
 {
-    int64_t *order = evm__malloc((size_t)(n > 0 ? n : 1), sizeof *order);
-    if (!order) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    if (ws) return radix(ws, n, key, order, c);
+    evm__mt_ws local = {0};
+    int st = radix(&local, n, key, order, c);
+    evm__mt_ws_free(&local);
+    return st;
+}
+
+static int dense(evm__mt_ws *ws, int64_t n, const uint64_t *key, int64_t *code,
+                 int64_t *ncodes, evm_ctx *c)
+{
+    int st = reserve(ws, n > 0 ? n : 1, c);
+    if (st < 0) return st;
+    int64_t *order = ws->order;
     for (int64_t i = 0; i < n; i++) order[i] = i;
-    int st = evm__mt_radix_order(n, key, order, c);
-    if (st < 0) {
-        free(order);
-        return st;
-    }
+    if ((st = radix(ws, n, key, order, c)) < 0) return st;
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
         if (i > 0 && key[order[i]] != key[order[i - 1]]) m++;
         code[order[i]] = m;
     }
     *ncodes = n > 0 ? m + 1 : 0;
-    free(order);
     return 0;
+}
+
+int evm__mt_dense_codes(evm__mt_ws *ws, int64_t n, const uint64_t *key, int64_t *code,
+                        int64_t *ncodes, evm_ctx *c)
+{
+    if (ws) return dense(ws, n, key, code, ncodes, c);
+    evm__mt_ws local = {0};
+    int st = dense(&local, n, key, code, ncodes, c);
+    evm__mt_ws_free(&local);
+    return st;
 }

@@ -465,7 +465,7 @@ static void property_naive(int trial)
     if (p.nwindow) p.replace = 1;
     evm_ctx *c = evm_ctx_create();
     evm__mt_sets s;
-    CHECK_INT(evm__mt_nn_match(&p, &s, c), 0);
+    CHECK_INT(evm__mt_nn_match(&p, &s, NULL, c), 0);
     int64_t n1 = s.n1, k = p.ratio;
     int64_t *mm = malloc((size_t)(n1 * k + 1) * sizeof *mm);
     naive_match(&p, mm, s.treated_row, n1);
