@@ -1,6 +1,7 @@
 /* cmd_effects.c — `evalmix effects`: programme effects school by school, by cohort and by
  * subgroup from one fitted model (models/effects).  Outputs are written first (--out,
- * --table, --plot), then the compact table is printed; warnings follow on stderr. */
+ * --table, --plot: all of them or none), then the compact table is printed; warnings
+ * follow on stderr. */
 #include "cli.h"
 #include "effects/effects.h"
 #include "effsize/effsize.h"
@@ -18,7 +19,10 @@ static const char effects_help[] =
     "Fit the model, then report the treatment effect (treated - comparison) overall,\n"
     "in each level of the --by and --subgroup variables (as emmeans does from the same\n"
     "model), and school by school (the random treatment slope, with prediction intervals,\n"
-    "beside no-pooling estimates with CR2 standard errors clustered by classroom).\n"
+    "beside no-pooling estimates with CR2 standard errors clustered by classroom), with\n"
+    "effect sizes (the effect over the model's SD of the comparison condition, over the\n"
+    "comparison group's SD, Hedges' g as the WWC computes it, improvement indices) and the\n"
+    "intra-class correlations of the random intercepts.\n"
     "\n"
     "Options:\n"
     "  --formula FORMULA  the model, e.g. 'score ~ prior + treat*factor(cohort) +\n"
@@ -37,14 +41,17 @@ static const char effects_help[] =
     "                     bh (Benjamini-Hochberg) or none\n"
     "  --min-cell N       leave out of printed, tabled and plotted school results every\n"
     "                     school with fewer than N students in an arm (default 10)\n"
-    "  --sd-ref SD        also give each contrast divided by this reference SD\n"
+    "  --sd-ref SD        also give each effect divided by this reference SD (e.g. a\n"
+    "                     national norm's)\n"
     "  --level L          confidence and prediction level (default 0.95)\n"
     "  --ddf METHOD       df of the contrasts: satterthwaite (default) or none (normal)\n"
-    "  --no-profile       skip the profile interval of the SD of school effects\n"
-    "  --out FILE.h5      write the fit and /effects to FILE.h5 (replaced atomically)\n"
+    "  --no-profile       skip the profile intervals of the SD of school effects and of\n"
+    "                     the intra-class correlations\n"
+    "  --out FILE.h5      write the fit and /effects to FILE.h5\n"
     "  --table FILE       write the contrast and school tables as CSV, or Markdown when\n"
     "                     FILE ends in .md\n"
     "  --plot FILE.svg    write the forest plot of the school effects\n"
+    "                     (--out, --table and --plot are written all or none)\n"
     "  --ml, --reml       fit by ML or REML (default REML)\n"
     "  --weights COL      prior weights from the numeric column COL\n"
     "  --ref VAR=LEVEL    make LEVEL the reference level of factor VAR (repeatable)\n"
@@ -209,9 +216,8 @@ static int run_effects(const effects_request *q, int full_argc, char **full_argv
         cli_error("out of memory");
         goto cleanup;
     }
-    if (q->out && evm_effects_write_h5(q->out, e, c) < 0) goto engine_error;
-    if (q->table && evm_effects_write_table(q->table, e, c) < 0) goto engine_error;
-    if (q->plot && evm_effects_plot(q->plot, e, c) < 0) goto engine_error;
+    /* all of --out, --table and --plot, or none of them */
+    if (evm_effects_write_outputs(q->out, q->table, q->plot, e, c) < 0) goto engine_error;
     if (!q->quiet) evm_effects_print(stdout, e);
     st = cli_finish_stdout(CLI_EXIT_OK);
     if (report_warnings(c, status) > 0 && q->strict && st == CLI_EXIT_OK) st = CLI_EXIT_STRICT;

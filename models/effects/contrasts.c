@@ -180,8 +180,6 @@ static int tests(evm_effects *e, const evm_effects_opts *o, evm_ctx *c)
         e->lower[r] = e->estimate[r] - crit * e->se[r];
         e->upper[r] = e->estimate[r] + crit * e->se[r];
     }
-    for (int r = 0; r < n; r++)
-        e->es_ref[r] = isnan(o->sd_ref) ? NAN : e->estimate[r] / o->sd_ref;
     e->p_adj[0] = e->p[0];   /* the overall effect is its own family */
     if (n > 1) return evm_es_p_adjust((evm_es_adjust)o->adjust, n - 1, e->p + 1, e->p_adj + 1, c);
     return EVM_OK;
@@ -216,7 +214,7 @@ int evx_contrasts(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_t
     if (st < 0) goto cleanup;
     const int n = e->ncon = R.n;
     double **cols[] = {&e->estimate, &e->se, &e->df, &e->t, &e->p, &e->p_adj, &e->lower,
-                       &e->upper, &e->es_ref};
+                       &e->upper};
     for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
         if (!(*cols[k] = evm__calloc((size_t)n, sizeof(double)))) {
             st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");

@@ -81,7 +81,8 @@ void evm_effects_free(evm_effects **pe)
     }
     free(e->kind), free(e->variable), free(e->con_level), free(e->label), free(e->in_model);
     free(e->estimate), free(e->se), free(e->df), free(e->t), free(e->p), free(e->p_adj);
-    free(e->lower), free(e->upper), free(e->es_ref), free(e->L);
+    free(e->lower), free(e->upper), free(e->L);
+    evx_effect_sizes_free(e);
     for (int a = 0; a < e->p_coef && e->coef; a++) free(e->coef[a]);
     free(e->coef);
     for (int64_t s = 0; s < e->nsite; s++) {
@@ -126,6 +127,22 @@ static int fixef_inference(evm_lmm *m, const evm_effects_opts *o, evm_result *r,
     return evm_lmm_infer(m, &io, r, c);
 }
 
+/* Profile intervals of every parameter, once (the SD of school effects, the ICCs). */
+static int profile(evm_lmm *m, const evm_effects_opts *o, evx_profile *P, evm_ctx *c)
+{
+    if (!o->sd_profile) return EVM_OK;
+    const int st = evm__profile_ci(m, o->level, &P->npar, &P->names, &P->lower, &P->upper, c);
+    evm__lmm_restore(m);
+    return st;
+}
+
+static void profile_free(evx_profile *P)
+{
+    for (int i = 0; i < P->npar && P->names; i++) free(P->names[i]);
+    free(P->names), free(P->lower), free(P->upper);
+    memset(P, 0, sizeof *P);
+}
+
 int evm_effects_run(const evm_frame *f, const evm_effects_opts *o, evm_effects **out,
                     evm_ctx *c)
 {
@@ -135,6 +152,7 @@ int evm_effects_run(const evm_frame *f, const evm_effects_opts *o, evm_effects *
     evm_lmm *m = NULL;
     evx_vars V = {0};
     evx_treat T = {0};
+    evx_profile P = {0};
     evm_effects *e = evm__calloc(1, sizeof *e);
     if (!e) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
     int fit_status = 0;
@@ -178,10 +196,13 @@ int evm_effects_run(const evm_frame *f, const evm_effects_opts *o, evm_effects *
         goto cleanup;
     }
     if ((st = evx_contrasts(m, &V, f, &T, o, e, c)) < 0) goto cleanup;
-    if ((st = evx_schools(m, &V, f, &T, o, e, c)) < 0) goto cleanup;
+    if ((st = profile(m, o, &P, c)) < 0) goto cleanup;
+    if ((st = evx_schools(m, &V, f, &T, o, &P, e, c)) < 0) goto cleanup;
+    if ((st = evx_effect_sizes(m, &T, o, &P, e, c)) < 0) goto cleanup;
     e->pooled = e->estimate[0];
     st = fit_status > 0 ? fit_status : EVM_OK;
 cleanup:
+    profile_free(&P);
     evx_treat_free(&T);
     evx_vars_free(&V);
     evm_lmm_destroy(&m);

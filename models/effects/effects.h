@@ -19,7 +19,11 @@
  *    within the school with CR2 standard errors clustered by classroom (clubSandwich), the
  *    shrinkage factor τ²/(τ² + SE²), the privacy flag (fewer than min_cell students in an
  *    arm), and a heterogeneity summary (τ with its profile CI, share of schools with a
- *    positive effect, prediction intervals excluding 0).
+ *    positive effect, prediction intervals excluding 0);
+ *  - effect sizes (effsizes.c): every contrast and school effect over the model's SD of
+ *    the comparison condition, the comparison group's observed SD, the observed pooled SD
+ *    with ω (Hedges' g as the WWC) and --sd-ref, with improvement indices; the ICCs of
+ *    the random intercepts with profile intervals.
  * Every call takes an evm_ctx last; status 0 ok, negative error, positive warning. */
 #ifndef EVM_EFFECTS_H
 #define EVM_EFFECTS_H
@@ -53,6 +57,26 @@ void evm_effects_opts_default(evm_effects_opts *o);
  * Free with evm_colreq_free. */
 int evm_effects_columns(const evm_effects_opts *o, evm_colreq **req, int *nreq, evm_ctx *c);
 
+/* Effect sizes: an effect divided by an SD (docs/methods.md, "Effect sizes of the
+ * contrasts and schools"), one set per standardizer. */
+enum {
+    EVM_EFFECTS_ES_MODEL = 0,       /* √(σ² + Σ τ²) over the random-intercept variances:
+                                       the model's SD in the comparison condition */
+    EVM_EFFECTS_ES_COMPARISON = 1,  /* the observed SD of the comparison rows used
+                                       (Glass's Δ, no small-sample correction) */
+    EVM_EFFECTS_ES_G = 2,           /* Hedges' g as the WWC: ω × effect / the observed pooled
+                                       SD of the rows used, ω = 1 − 3/(4N − 9) */
+    EVM_EFFECTS_ES_REF = 3,         /* --sd-ref (NaN without it) */
+    EVM_EFFECTS_NES = 4
+};
+extern const char *const evm_effects_es_name[EVM_EFFECTS_NES];  /* "model", "comparison",
+                                                                   "g", "ref" */
+typedef struct {
+    double *es, *se;      /* [rows] effect / SD, SE / SD (× ω for g); the SD is taken as known */
+    double *lower, *upper;/* the effect's interval, standardized the same way */
+    double *ii;           /* WWC improvement index 100·Φ(es) − 50 */
+} evm_effects_es;
+
 typedef struct {
     /* the fit (as `evalmix fit` stores it, with Satterthwaite df for /fixef) */
     evm_result *fit;
@@ -68,7 +92,6 @@ typedef struct {
     char **label;         /* "overall", "cohort = 2", "cohort: 2 - 1" */
     int *in_model;        /* the variable interacts with the treatment in the model */
     double *estimate, *se, *df, *t, *p, *p_adj, *lower, *upper;
-    double *es_ref;       /* estimate / sd_ref (NaN without --sd-ref) */
     int p_coef;
     char **coef;          /* [p_coef] fixed-effect names */
     double *L;            /* [ncon × p_coef] row-major contrast weights */
@@ -88,6 +111,21 @@ typedef struct {
     /* ---- heterogeneity ---- */
     double tau, tau_lower, tau_upper, pooled, share_positive;
     int64_t n_pi_above, n_pi_below, n_suppressed;
+    /* ---- effect sizes (effsizes.c) ---- */
+    double sd[EVM_EFFECTS_NES];   /* the standardizers; sd[G] is the pooled SD (NaN: none) */
+    double omega;                 /* 1 − 3/(4N − 9), N = n_t + n_c */
+    int64_t n_t, n_c;             /* rows used in each arm */
+    double mean_t, mean_c, sd_t, sd_c;   /* observed outcome statistics of those rows */
+    evm_effects_es con_es[EVM_EFFECTS_NES];    /* per contrast (ncon) */
+    evm_effects_es site_es[EVM_EFFECTS_NES];   /* per school (nsite): the model-based
+                                                  effect and its prediction interval */
+    /* intra-class correlations of the random-intercept terms (lme4's term order) */
+    double resid_var;             /* σ² */
+    int nicc;
+    char **icc_group;             /* grouping factor of the term */
+    double *icc_var;              /* its intercept variance τ² */
+    double *icc, *icc_lower, *icc_upper;
+    char *icc_ci;                 /* "profile" (from τ's profile interval), or "none" */
 } evm_effects;
 
 /* Fit the model to the frame and compute everything above.  Errors: those of
@@ -100,12 +138,20 @@ int evm_effects_run(const evm_frame *f, const evm_effects_opts *o, evm_effects *
 void evm_effects_free(evm_effects **e);
 
 /* report.c: the compact table on stdout (schools flagged for privacy left out); the
- * school and contrast tables as CSV, or Markdown when the path ends in ".md" (flagged
- * schools left out); the forest plot (models/plot); the /effects sections of an HDF5
- * result file together with the fit (atomic). */
+ * contrast, school, standardizer and variance-component tables as CSV, or Markdown when
+ * the path ends in ".md" (flagged schools left out); the forest plot (models/plot); the
+ * /effects sections of an HDF5 result file together with the fit.  Each file is written
+ * atomically (a temporary name, then a rename). */
 void evm_effects_print(FILE *out, const evm_effects *e);
 int evm_effects_write_table(const char *path, const evm_effects *e, evm_ctx *c);
 int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c);
 int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c);
+/* All three outputs or none (each path may be NULL): every one is written to
+ * "<path>.tmp.<pid>" in its own folder, and only when all were written are they renamed
+ * over the user's paths; on an error the temporary files are removed and no path is
+ * touched.  Errors: those of the writers (the message names the user's path),
+ * EVM_ERR_ARG for one path given for two outputs. */
+int evm_effects_write_outputs(const char *h5, const char *table, const char *plot,
+                              const evm_effects *e, evm_ctx *c);
 
 #endif

@@ -66,6 +66,18 @@ void evx_treat_free(evx_treat *T);
 int evx_treat_contrast(const evm__modelframe *mf, const evx_vars *V, const evx_treat *T,
                        evx_point *g, double *L, double *work);
 
+/* The profile intervals of every parameter in confint's order (evm__profile_ci), computed
+ * once when opts.sd_profile (npar 0 otherwise): the SD of the school effects and the ICCs
+ * read theirs from it. */
+typedef struct {
+    int npar;
+    char **names;
+    double *lower, *upper;
+} evx_profile;
+
+/* The position in evx_profile of the SD of column `col` of term k (lme4's .sigNN). */
+int evx_profile_sd_pos(const evm_lmm *m, int k, int col);
+
 /* contrasts.c */
 int evx_contrasts(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_treat *T,
                   const evm_effects_opts *o, evm_effects *e, evm_ctx *c);
@@ -75,7 +87,14 @@ int evx_inference(evm_lmm *m, const evm_effects_opts *o, const double *L, int k,
 
 /* schools.c */
 int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_treat *T,
-                const evm_effects_opts *o, evm_effects *e, evm_ctx *c);
+                const evm_effects_opts *o, const evx_profile *P, evm_effects *e, evm_ctx *c);
+
+/* effsizes.c: the standardizers, the effect sizes of the contrasts and of the schools'
+ * model-based effects, and the ICCs of the random-intercept terms (after evx_contrasts and
+ * evx_schools). */
+int evx_effect_sizes(const evm_lmm *m, const evx_treat *T, const evm_effects_opts *o,
+                     const evx_profile *P, evm_effects *e, evm_ctx *c);
+void evx_effect_sizes_free(evm_effects *e);
 
 /* nopool.c: OLS of y on the columns of X within the rows `rows` (n), aliased columns
  * dropped (R's lm), the contrast l (p weights; dropped columns get weight 0, as

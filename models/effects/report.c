@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void pnum(FILE *out, double x, int width, int digits)
 {
@@ -25,6 +26,58 @@ static void pval(FILE *out, double p, int width)
     if (isnan(p)) fprintf(out, "%*s", width, "NA");
     else if (p < 1e-4) fprintf(out, "%*s", width, "<.0001");
     else fprintf(out, "%*.4f", width, p);
+}
+
+static void pinterval(FILE *out, double lo, double hi)
+{
+    fprintf(out, "  [");
+    pnum(out, lo, 6, 3);
+    fprintf(out, ",");
+    pnum(out, hi, 7, 3);
+    fprintf(out, "]");
+}
+
+/* The effect sizes of the contrasts: the SDs, then per contrast the model-based ES with
+ * its CI, Glass's Δ, Hedges' g with its CI and improvement index, and the --sd-ref ES;
+ * then the ICCs. */
+static void print_effect_sizes(FILE *out, const evm_effects *e)
+{
+    const evm_effects_es *em = &e->con_es[EVM_EFFECTS_ES_MODEL];
+    const evm_effects_es *ec = &e->con_es[EVM_EFFECTS_ES_COMPARISON];
+    const evm_effects_es *eg = &e->con_es[EVM_EFFECTS_ES_G];
+    const evm_effects_es *er = &e->con_es[EVM_EFFECTS_ES_REF];
+    const int ref = !isnan(e->sd_ref);
+    fprintf(out, "\nEffect sizes: effect / SD; g = omega x effect / pooled SD (omega %.4f, N = %lld)\n",
+            e->omega, (long long)(e->n_t + e->n_c));
+    fprintf(out, "SD model %.3f (residual", e->sd[EVM_EFFECTS_ES_MODEL]);
+    for (int j = 0; j < e->nicc; j++) fprintf(out, " + %s", e->icc_group[j]);
+    fprintf(out, "), comparison %.3f (n = %lld), pooled %.3f", e->sd[EVM_EFFECTS_ES_COMPARISON],
+            (long long)e->n_c, e->sd[EVM_EFFECTS_ES_G]);
+    if (ref) fprintf(out, ", reference %g", e->sd_ref);
+    fprintf(out, "\n%-26s %9s  %-16s%9s%9s  %-16s%7s", "contrast", "ES.model", "CI", "ES.comp",
+            "g", "CI", "II(g)");
+    if (ref) fprintf(out, "%9s", "ES.ref");
+    fputc('\n', out);
+    for (int r = 0; r < e->ncon; r++) {
+        fprintf(out, "%-26.26s ", e->label[r]);
+        pnum(out, em->es[r], 9, 3);
+        pinterval(out, em->lower[r], em->upper[r]);
+        pnum(out, ec->es[r], 9, 3);
+        pnum(out, eg->es[r], 9, 3);
+        pinterval(out, eg->lower[r], eg->upper[r]);
+        pnum(out, eg->ii[r], 7, 1);
+        if (ref) pnum(out, er->es[r], 9, 3);
+        fputc('\n', out);
+    }
+    if (e->nicc == 0) return;
+    fprintf(out, "ICC of the random intercepts");
+    if (!strcmp(e->icc_ci, "profile")) fprintf(out, " (%g%% CI from the profile of the SD)", 100 * e->level);
+    fprintf(out, ":");
+    for (int j = 0; j < e->nicc; j++) {
+        fprintf(out, "%s %s %.3f", j ? ";" : "", e->icc_group[j], e->icc[j]);
+        if (!isnan(e->icc_lower[j])) fprintf(out, " [%.3f, %.3f]", e->icc_lower[j], e->icc_upper[j]);
+    }
+    fputc('\n', out);
 }
 
 void evm_effects_print(FILE *out, const evm_effects *e)
@@ -48,6 +101,7 @@ void evm_effects_print(FILE *out, const evm_effects *e)
         fprintf(out, "]%s\n", !strcmp(e->kind[r], "overall") || e->in_model[r] ? "" :
                                  "  (no interaction with the treatment)");
     }
+    print_effect_sizes(out, e);
     if (e->nsite == 0) return;
     fprintf(out, "\nSchools (%s): %lld, %lld not shown (fewer than %d students in an arm)\n",
             e->site, (long long)e->nsite, (long long)e->n_suppressed, e->min_cell);
@@ -60,9 +114,9 @@ void evm_effects_print(FILE *out, const evm_effects *e)
                      "below 0: %lld\n",
                 100 * e->share_positive, (long long)e->n_pi_above, (long long)e->n_pi_below);
     }
-    fprintf(out, "%-12s %-8s %5s %5s %9s %9s %19s %9s %9s %6s\n", "school",
+    fprintf(out, "%-12s %-8s %5s %5s %9s %9s %19s %8s %9s %9s %6s\n", "school",
             *e->group_var ? e->group_var : "group", "n.T", "n.C", "model", "pred.SE",
-            "prediction int.", "no-pool", "SE", "shrink");
+            "prediction int.", "ES.model", "no-pool", "SE", "shrink");
     for (int64_t s = 0; s < e->nsite; s++) {
         if (e->suppressed[s]) continue;
         fprintf(out, "%-12.12s %-8.8s %5lld %5lld ", e->site_id[s],
@@ -75,6 +129,7 @@ void evm_effects_print(FILE *out, const evm_effects *e)
         fprintf(out, ",");
         pnum(out, e->pred_upper[s], 7, 3);
         fprintf(out, "]");
+        pnum(out, e->site_es[EVM_EFFECTS_ES_MODEL].es[s], 9, 3);
         pnum(out, e->np_est[s], 10, 3);
         pnum(out, e->np_se[s], 10, 3);
         pnum(out, e->shrinkage[s], 7, 2);
@@ -121,35 +176,71 @@ static void header(FILE *f, int md, const char *const *h, int n)
     fputs("\n", f);
 }
 
+/* Column names of the effect sizes, per standardizer: estimate, SE, interval, improvement
+ * index (the same in the CSV/Markdown tables and the HDF5 file). */
+static const char *const es_col[EVM_EFFECTS_NES][5] = {
+    {"es_model", "es_model_se", "es_model_lower", "es_model_upper", "ii_model"},
+    {"es_comparison", "es_comparison_se", "es_comparison_lower", "es_comparison_upper",
+     "ii_comparison"},
+    {"g", "g_se", "g_lower", "g_upper", "ii_g"},
+    {"es_ref", "es_ref_se", "es_ref_lower", "es_ref_upper", "ii_ref"}};
+
+/* The effect-size columns of a table: CSV every standardizer's estimate, interval and
+ * improvement index; Markdown (for a report) the estimates and g's improvement index.
+ * The --sd-ref ones only with --sd-ref. */
+static int es_header(const evm_effects *e, int md, const char **h, int n)
+{
+    const int nk = isnan(e->sd_ref) ? EVM_EFFECTS_NES - 1 : EVM_EFFECTS_NES;
+    for (int k = 0; k < nk; k++) {
+        h[n++] = es_col[k][0];
+        if (!md) h[n++] = es_col[k][2], h[n++] = es_col[k][3];
+        if (!md || k == EVM_EFFECTS_ES_G) h[n++] = es_col[k][4];
+    }
+    return n;
+}
+
+static void es_cells(FILE *f, const evm_effects *e, const evm_effects_es *x, int64_t r, int md)
+{
+    const int nk = isnan(e->sd_ref) ? EVM_EFFECTS_NES - 1 : EVM_EFFECTS_NES;
+    for (int k = 0; k < nk; k++) {
+        sep(f, md), cell_num(f, x[k].es[r], md);
+        if (!md) sep(f, md), cell_num(f, x[k].lower[r], md), sep(f, md), cell_num(f, x[k].upper[r], md);
+        if (!md || k == EVM_EFFECTS_ES_G) sep(f, md), cell_num(f, x[k].ii[r], md);
+    }
+}
+
 static void write_contrasts(FILE *f, const evm_effects *e, int md)
 {
-    static const char *h[] = {"contrast", "variable", "level", "estimate", "se", "df", "t",
-                              "p", "p_adjusted", "lower", "upper", "es_ref"};
+    const char *h[40] = {"contrast", "variable", "level", "estimate", "se", "df", "t", "p",
+                         "p_adjusted", "lower", "upper"};
+    const int nh = es_header(e, md, h, 11);
     if (md) fprintf(f, "### Treatment effects (%s: %s - %s)\n\n", e->treatment,
                     e->treated_label, e->comparison_label);
-    header(f, md, h, isnan(e->sd_ref) ? 11 : 12);
+    header(f, md, h, nh);
     for (int r = 0; r < e->ncon; r++) {
         const double v[] = {e->estimate[r], e->se[r], e->df[r], e->t[r], e->p[r], e->p_adj[r],
-                            e->lower[r], e->upper[r], e->es_ref[r]};
+                            e->lower[r], e->upper[r]};
         row_start(f, md);
         cell_str(f, e->kind[r], md), sep(f, md);
         cell_str(f, e->variable[r], md), sep(f, md);
         cell_str(f, e->con_level[r], md);
-        for (int k = 0; k < (isnan(e->sd_ref) ? 8 : 9); k++) sep(f, md), cell_num(f, v[k], md);
+        for (size_t k = 0; k < sizeof v / sizeof *v; k++) sep(f, md), cell_num(f, v[k], md);
+        es_cells(f, e, e->con_es, r, md);
         row_end(f, md);
     }
 }
 
 static void write_schools(FILE *f, const evm_effects *e, int md)
 {
-    static const char *h[] = {"school", "group", "n_treated", "n_comparison", "estimate",
-                              "pred_se", "pred_lower", "pred_upper", "fixed", "mode", "condsd",
-                              "np_estimate", "np_se", "np_df", "np_lower", "np_upper",
-                              "shrinkage"};
+    const char *h[60] = {"school", "group", "n_treated", "n_comparison", "estimate",
+                         "pred_se", "pred_lower", "pred_upper", "fixed", "mode", "condsd",
+                         "np_estimate", "np_se", "np_df", "np_lower", "np_upper",
+                         "shrinkage"};
+    const int nh = es_header(e, md, h, 17);
     if (md) fprintf(f, "\n### Schools (%s)\n\nSchools with fewer than %d students in an arm "
                        "are not shown (%lld).\n\n", e->site, e->min_cell, (long long)e->n_suppressed);
     else fputc('\n', f);
-    header(f, md, h, 17);
+    header(f, md, h, nh);
     for (int64_t s = 0; s < e->nsite; s++) {
         if (e->suppressed[s]) continue;
         row_start(f, md);
@@ -161,34 +252,128 @@ static void write_schools(FILE *f, const evm_effects *e, int md)
                             e->fixed[s], e->mode[s], e->condsd[s], e->np_est[s], e->np_se[s],
                             e->np_df[s], e->np_lower[s], e->np_upper[s], e->shrinkage[s]};
         for (size_t k = 0; k < sizeof v / sizeof *v; k++) sep(f, md), cell_num(f, v[k], md);
+        es_cells(f, e, e->site_es, s, md);
         row_end(f, md);
     }
 }
 
-int evm_effects_write_table(const char *path, const evm_effects *e, evm_ctx *c)
+/* The SDs the effect sizes divide by, and the variance components with their ICCs. */
+static void write_sds(FILE *f, const evm_effects *e, int md)
 {
-    const size_t len = strlen(path);
-    const int md = len >= 3 && strcmp(path + len - 3, ".md") == 0;
-    char *tmp = evm__asprintf("%s.tmp", path);
-    if (!tmp) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int st = evm__fail(c, EVM_ERR_IO, "%s: cannot write the table: %s", path, strerror(errno));
-        free(tmp);
-        return st;
+    static const char *h[] = {"standardizer", "sd", "n", "multiplier"};
+    static const char *label[EVM_EFFECTS_NES] = {"model", "comparison", "pooled (g)", "reference"};
+    const int64_t N = e->n_t + e->n_c;
+    const double n[EVM_EFFECTS_NES] = {(double)N, (double)e->n_c, (double)N, NAN};
+    if (md) fprintf(f, "\n### Effect sizes: the standard deviations\n\nEffect size = effect / "
+                       "SD (times the multiplier omega = 1 - 3/(4N - 9) for Hedges' g).\n\n");
+    else fputc('\n', f);
+    header(f, md, h, 4);
+    for (int k = 0; k < EVM_EFFECTS_NES; k++) {
+        if (k == EVM_EFFECTS_ES_REF && isnan(e->sd_ref)) continue;
+        row_start(f, md);
+        cell_str(f, label[k], md);
+        sep(f, md), cell_num(f, e->sd[k], md);
+        sep(f, md), cell_num(f, n[k], md);
+        sep(f, md), cell_num(f, k == EVM_EFFECTS_ES_G ? e->omega : 1.0, md);
+        row_end(f, md);
     }
+    static const char *hi[] = {"component", "variance", "icc", "icc_lower", "icc_upper"};
+    if (md) fprintf(f, "\n### Variance components of the comparison condition\n\n");
+    else fputc('\n', f);
+    header(f, md, hi, 5);
+    for (int j = 0; j < e->nicc; j++) {
+        row_start(f, md);
+        cell_str(f, e->icc_group[j], md);
+        sep(f, md), cell_num(f, e->icc_var[j], md);
+        sep(f, md), cell_num(f, e->icc[j], md);
+        sep(f, md), cell_num(f, e->icc_lower[j], md);
+        sep(f, md), cell_num(f, e->icc_upper[j], md);
+        row_end(f, md);
+    }
+    row_start(f, md);
+    cell_str(f, "Residual", md);
+    sep(f, md), cell_num(f, e->resid_var, md);
+    for (int k = 0; k < 3; k++) sep(f, md), cell_num(f, NAN, md);
+    row_end(f, md);
+}
+
+/* The tables to `path` as it is named (no temporary file), CSV or Markdown (md). */
+static int write_table_to(const char *path, int md, const char *shown, const evm_effects *e,
+                          evm_ctx *c)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return evm__fail(c, EVM_ERR_IO, "%s: cannot write the table: %s", shown, strerror(errno));
     write_contrasts(f, e, md);
     if (e->nsite > 0) write_schools(f, e, md);
+    write_sds(f, e, md);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int st = evm__fail(c, EVM_ERR_IO, "%s: cannot write the table: %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
+    if (bad) {
+        const int st = evm__fail(c, EVM_ERR_IO, "%s: cannot write the table: %s", shown, strerror(errno));
+        remove(path);
         return st;
     }
-    free(tmp);
     return EVM_OK;
+}
+
+static int is_md(const char *path)
+{
+    const size_t len = strlen(path);
+    return len >= 3 && strcmp(path + len - 3, ".md") == 0;
+}
+
+int evm_effects_write_table(const char *path, const evm_effects *e, evm_ctx *c)
+{
+    char *tmp = evm__asprintf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    int st = write_table_to(tmp, is_md(path), path, e, c);
+    if (st >= 0 && rename(tmp, path) != 0) {
+        st = evm__fail(c, EVM_ERR_IO, "%s: cannot write the table: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+int evm_effects_write_outputs(const char *h5, const char *table, const char *plot,
+                              const evm_effects *e, evm_ctx *c)
+{
+    const char *path[3] = {h5, table, plot};
+    char *tmp[3] = {NULL, NULL, NULL};
+    int st = EVM_OK, k;
+    for (k = 0; k < 3; k++)
+        for (int j = 0; j < k; j++)
+            if (path[k] && path[j] && strcmp(path[k], path[j]) == 0)
+                return evm__fail(c, EVM_ERR_ARG, "%s: the same file for two outputs", path[k]);
+    for (k = 0; k < 3 && st >= 0; k++) {
+        if (!path[k]) continue;
+        if (!(tmp[k] = evm__asprintf("%s.tmp.%ld", path[k], (long)getpid()))) {
+            st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (k == 0) st = evm_effects_write_h5(tmp[k], e, c);
+        else if (k == 1) st = write_table_to(tmp[k], is_md(path[k]), path[k], e, c);
+        else st = evm_effects_plot(tmp[k], e, c);
+        if (st < 0) {
+            /* the writers name their (temporary) file first: name the user's */
+            const char *msg = evm_ctx_message(c);
+            const char *rest = msg && strncmp(msg, tmp[k], strlen(tmp[k])) == 0 ? strstr(msg, ": ") : NULL;
+            if (rest) {
+                char *m2 = evm__asprintf("%s%s", path[k], rest);
+                if (m2) evm__fail(c, st, "%s", m2);
+                free(m2);
+            }
+        }
+    }
+    /* every output written: rename them all (same folders, so each rename is atomic) */
+    for (k = 0; k < 3 && st >= 0; k++)
+        if (tmp[k] && rename(tmp[k], path[k]) != 0)
+            st = evm__fail(c, EVM_ERR_IO, "%s: cannot write the file: %s", path[k], strerror(errno));
+    for (k = 0; k < 3; k++) {
+        if (tmp[k] && st < 0) remove(tmp[k]);
+        free(tmp[k]);
+    }
+    return st;
 }
 
 /* ---------------------------------------------------------------- plot */
@@ -230,17 +415,19 @@ cleanup:
 }
 
 /* ---------------------------------------------------------------- HDF5 */
+/* The effect-size datasets of one table (n rows) after the k columns already in col[]. */
+static int h5_es(evm__h5col *col, int k, const evm_effects_es *x, int64_t n)
+{
+    for (int s = 0; s < EVM_EFFECTS_NES; s++) {
+        const double *v[5] = {x[s].es, x[s].se, x[s].lower, x[s].upper, x[s].ii};
+        for (int a = 0; a < 5; a++) col[k++] = (evm__h5col)EVM__H5_F64(es_col[s][a], v[a], n);
+    }
+    return k;
+}
+
 int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
 {
     const int64_t nc = e->ncon, ns = e->nsite;
-    const evm__h5col con[] = {
-        EVM__H5_STR("kind", e->kind, nc), EVM__H5_STR("variable", e->variable, nc),
-        EVM__H5_STR("level", e->con_level, nc), EVM__H5_STR("label", e->label, nc),
-        EVM__H5_F64("estimate", e->estimate, nc), EVM__H5_F64("se", e->se, nc),
-        EVM__H5_F64("df", e->df, nc), EVM__H5_F64("t", e->t, nc), EVM__H5_F64("p", e->p, nc),
-        EVM__H5_F64("p_adjusted", e->p_adj, nc), EVM__H5_F64("lower", e->lower, nc),
-        EVM__H5_F64("upper", e->upper, nc), EVM__H5_F64("es_ref", e->es_ref, nc),
-        EVM__H5_MAT("L", e->L, nc, e->p_coef), EVM__H5_STR("coef", e->coef, e->p_coef)};
     int64_t *in_model = evm__malloc((size_t)(nc ? nc : 1), sizeof *in_model);
     int64_t *supp = evm__malloc((size_t)(ns ? ns : 1), sizeof *supp);
     if (!in_model || !supp) {
@@ -249,8 +436,16 @@ int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
     }
     for (int64_t r = 0; r < nc; r++) in_model[r] = e->in_model[r];
     for (int64_t s = 0; s < ns; s++) supp[s] = e->suppressed[s];
-    const evm__h5col con2[] = {EVM__H5_I64("in_model", in_model, nc)};
-    const evm__h5col sch[] = {
+    evm__h5col con[16 + 5 * EVM_EFFECTS_NES] = {
+        EVM__H5_STR("kind", e->kind, nc), EVM__H5_STR("variable", e->variable, nc),
+        EVM__H5_STR("level", e->con_level, nc), EVM__H5_STR("label", e->label, nc),
+        EVM__H5_F64("estimate", e->estimate, nc), EVM__H5_F64("se", e->se, nc),
+        EVM__H5_F64("df", e->df, nc), EVM__H5_F64("t", e->t, nc), EVM__H5_F64("p", e->p, nc),
+        EVM__H5_F64("p_adjusted", e->p_adj, nc), EVM__H5_F64("lower", e->lower, nc),
+        EVM__H5_F64("upper", e->upper, nc), EVM__H5_MAT("L", e->L, nc, e->p_coef),
+        EVM__H5_STR("coef", e->coef, e->p_coef), EVM__H5_I64("in_model", in_model, nc)};
+    const int ncon_col = h5_es(con, 15, e->con_es, nc);
+    evm__h5col sch[19 + 5 * EVM_EFFECTS_NES] = {
         EVM__H5_STR("id", e->site_id, ns), EVM__H5_STR("group", e->site_group, ns),
         EVM__H5_I64("n_treated", e->n_treated, ns), EVM__H5_I64("n_comparison", e->n_comparison, ns),
         EVM__H5_I64("suppressed", supp, ns), EVM__H5_F64("estimate", e->est, ns),
@@ -261,11 +456,18 @@ int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
         EVM__H5_F64("np_df", e->np_df, ns), EVM__H5_F64("np_lower", e->np_lower, ns),
         EVM__H5_F64("np_upper", e->np_upper, ns), EVM__H5_I64("np_clusters", e->np_nclusters, ns),
         EVM__H5_F64("shrinkage", e->shrinkage, ns)};
+    const int nsch_col = h5_es(sch, 19, e->site_es, ns);
     const evm__h5attr top[] = {
         EVM__H5_ASTR("treatment", e->treatment), EVM__H5_ASTR("treated", e->treated_label),
         EVM__H5_ASTR("comparison", e->comparison_label), EVM__H5_ASTR("ddf", e->ddf),
         EVM__H5_ASTR("adjust", e->adjust), EVM__H5_AF64("level", e->level),
-        EVM__H5_AI64("min_cell", e->min_cell), EVM__H5_AF64("sd_ref", e->sd_ref)};
+        EVM__H5_AI64("min_cell", e->min_cell), EVM__H5_AF64("sd_ref", e->sd_ref),
+        EVM__H5_AF64("sd_model", e->sd[EVM_EFFECTS_ES_MODEL]),
+        EVM__H5_AF64("sd_comparison", e->sd[EVM_EFFECTS_ES_COMPARISON]),
+        EVM__H5_AF64("sd_pooled", e->sd[EVM_EFFECTS_ES_G]), EVM__H5_AF64("omega", e->omega),
+        EVM__H5_AI64("n_treated", e->n_t), EVM__H5_AI64("n_comparison", e->n_c),
+        EVM__H5_AF64("mean_treated", e->mean_t), EVM__H5_AF64("mean_comparison", e->mean_c),
+        EVM__H5_AF64("sd_treated", e->sd_t)};
     const evm__h5attr het[] = {
         EVM__H5_ASTR("site", e->site ? e->site : ""), EVM__H5_ASTR("term", e->site_term ? e->site_term : ""),
         EVM__H5_ASTR("group_var", e->group_var ? e->group_var : ""),
@@ -275,15 +477,19 @@ int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
         EVM__H5_AF64("share_positive", e->share_positive),
         EVM__H5_AI64("n_schools", e->nsite), EVM__H5_AI64("n_suppressed", e->n_suppressed),
         EVM__H5_AI64("n_pi_above_0", e->n_pi_above), EVM__H5_AI64("n_pi_below_0", e->n_pi_below)};
-    evm__h5col cons[sizeof con / sizeof *con + 1];
-    memcpy(cons, con, sizeof con);
-    cons[sizeof con / sizeof *con] = con2[0];
+    const int64_t ni = e->nicc;
+    const evm__h5col icc[] = {
+        EVM__H5_STR("group", e->icc_group, ni), EVM__H5_F64("variance", e->icc_var, ni),
+        EVM__H5_F64("icc", e->icc, ni), EVM__H5_F64("lower", e->icc_lower, ni),
+        EVM__H5_F64("upper", e->icc_upper, ni)};
+    const evm__h5attr icca[] = {EVM__H5_ASTR("ci", e->icc_ci ? e->icc_ci : "none"),
+                                EVM__H5_AF64("residual_variance", e->resid_var)};
     const evm__h5group groups[] = {
         {"effects", sizeof top / sizeof *top, top, 0, NULL},
-        {"effects/contrasts", 0, NULL, (int)(sizeof cons / sizeof *cons), cons},
-        {"effects/schools", (int)(sizeof het / sizeof *het), het,
-         ns > 0 ? (int)(sizeof sch / sizeof *sch) : 0, sch}};
-    int st = evm__h5_write_fit_groups(path, e->fit, groups, 3, c);
+        {"effects/contrasts", 0, NULL, ncon_col, con},
+        {"effects/schools", (int)(sizeof het / sizeof *het), het, ns > 0 ? nsch_col : 0, sch},
+        {"effects/icc", (int)(sizeof icca / sizeof *icca), icca, (int)(sizeof icc / sizeof *icc), icc}};
+    int st = evm__h5_write_fit_groups(path, e->fit, groups, 4, c);
     free(in_model), free(supp);
     return st;
 }

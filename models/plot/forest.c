@@ -90,7 +90,7 @@ static void value_text(char *buf, size_t size, const row *r, int decimals)
 }
 
 /* Legend entries laid left to right from x, wrapping at max_x; returns the height used. */
-static double draw_legend(evm__svg *s, double x, double y, double max_x, char **names,
+static double draw_legend(evm__svg *s, double x, double y, double max_x, const char *const *names,
                           int ngroups, double font)
 {
     double x0 = x, used = font + 8;
@@ -152,7 +152,9 @@ int evm_plot_forest(const char *path, int64_t n, const char *const *label, const
     double row_h, font;
     row_metrics(n, &row_h, &font);
     evm__panel p;
-    evm__panel_scale(&p, data_lo, data_hi, 6);
+    /* A little room beyond the widest interval, so no whisker ends on the panel's edge. */
+    double pad = 0.02 * (data_hi - data_lo);
+    evm__panel_scale(&p, data_lo - pad, data_hi + pad, 6);
     int decimals = p.decimals + 1;
 
     /* Column widths from the text they hold. */
@@ -165,12 +167,13 @@ int evm_plot_forest(const char *path, int64_t n, const char *const *label, const
         value_w = fmax(value_w, evm__svg_text_width(buf, font));
     }
     double width = 16 + label_w + 12 + PANEL_WIDTH + 14 + value_w + 16;
+    if (title) width = fmax(width, 32 + evm__svg_text_width(title, EVM__TITLE_SIZE) * EVM__BOLD_WIDTH);
     double legend_font = 12;
     /* A dry run of the legend on a scratch document tells its height. */
     double legend_h = 0.0;
     if (group) {
         evm__svg scratch = {0};
-        legend_h = draw_legend(&scratch, 16, 0, width - 16, (char **)distinct, ngroups,
+        legend_h = draw_legend(&scratch, 16, 0, width - 16, distinct, ngroups,
                                legend_font) + 6;
         evm__svg_free(&scratch);
     }
@@ -185,9 +188,9 @@ int evm_plot_forest(const char *path, int64_t n, const char *const *label, const
     double height = p.y1 + 14 + 2.2 * font + 20;
 
     if (evm__svg_begin(&s, width, height, title ? title : "Forest plot") < 0) goto nomem;
-    if (title) evm__svg_text(&s, 16, 22, title, 16, EVM__START, 1, "#000000", NULL);
+    if (title) evm__svg_text(&s, 16, 22, title, EVM__TITLE_SIZE, EVM__START, 1, "#000000", NULL);
     if (group)
-        draw_legend(&s, 16, legend_y, width - 16, (char **)distinct, ngroups, legend_font);
+        draw_legend(&s, 16, legend_y, width - 16, distinct, ngroups, legend_font);
     evm__panel_grid(&s, &p, (int)(n < 1000000 ? n : 1000000), row_h);
     double x0 = evm__panel_x(&p, 0.0);
     evm__svg_line(&s, x0, p.y0, x0, p.y1, ZERO_COLOUR, 1.2, "5 4");

@@ -80,9 +80,10 @@ int evm_plot_love(const char *path, int n, const char *const *covariate,
     p.y0 = legend_y + 10 + 22;   /* legend, then the threshold labels */
     p.y1 = p.y0 + n * row_h;
     double width = p.x1 + 24, height = p.y1 + 14 + 2.2 * font + 20;
+    if (title) width = fmax(width, 32 + evm__svg_text_width(title, EVM__TITLE_SIZE) * EVM__BOLD_WIDTH);
 
     if (evm__svg_begin(&s, width, height, title ? title : "Covariate balance") < 0) goto nomem;
-    if (title) evm__svg_text(&s, 16, 22, title, 16, EVM__START, 1, "#000000", NULL);
+    if (title) evm__svg_text(&s, 16, 22, title, EVM__TITLE_SIZE, EVM__START, 1, "#000000", NULL);
     double lx = 16;
     legend_marker(&s, lx, legend_y, 0, smd_after ? "Before matching" : "|SMD|", legend_font);
     if (smd_after)

@@ -51,6 +51,9 @@ typedef enum { EVM__START = 0, EVM__MIDDLE = 1, EVM__END = 2 } evm__anchor;
 void evm__svg_text(evm__svg *s, double x, double y, const char *text, double size,
                    evm__anchor anchor, int bold, const char *fill, const char *tooltip);
 
+#define EVM__TITLE_SIZE 16.0   /* px, bold, at the top left of a figure */
+#define EVM__BOLD_WIDTH 1.08   /* bold glyphs are about this much wider */
+
 /* Approximate width in pixels of `text` in the sans-serif font at `size` px (Helvetica
  * advance widths by character class; a UTF-8 sequence counts as one average glyph). */
 double evm__svg_text_width(const char *text, double size);

@@ -60,32 +60,45 @@ static int check_opts(const evm_sim_opts *o, evm_ctx *c)
     return EVM_OK;
 }
 
+/* Order of the largest remainders: fraction descending, ties to the lower index. */
+typedef struct {
+    double frac;
+    int32_t k;
+} share_rest;
+
+static int by_remainder(const void *pa, const void *pb)
+{
+    const share_rest *a = pa, *b = pb;
+    if (a->frac != b->frac) return a->frac > b->frac ? -1 : 1;
+    return (a->k > b->k) - (a->k < b->k);
+}
+
 /* School sizes: 2 each, the rest shared in proportion to weights in [0.5, 1.5) by
- * largest remainder (ties to the lower index), so they add up to exactly o->students. */
+ * largest share_rest, so they add up to exactly o->students. */
 static int allocate_students(evm_sim *s, const double *weight, evm_ctx *c)
 {
     const int32_t n = s->n;
     double total = 0.0;
     for (int32_t k = 0; k < n; k++) total += weight[k];
     int64_t rest = s->o.students - 2 * (int64_t)n, given = 0;
-    double *frac = evm__malloc((size_t)n, sizeof *frac);
-    if (!frac) return evm__fail(c, EVM_ERR_NOMEM, "out of memory drawing %d schools", (int)n);
+    share_rest *r = evm__malloc((size_t)n, sizeof *r);
+    if (!r) return evm__fail(c, EVM_ERR_NOMEM, "out of memory drawing %d schools", (int)n);
     for (int32_t k = 0; k < n; k++) {
         double share = (double)rest * weight[k] / total;
         int64_t whole = (int64_t)floor(share);
         s->school[k].nstudents = 2 + whole;
-        frac[k] = share - (double)whole;
+        r[k] = (share_rest){share - (double)whole, k};
         given += whole;
     }
-    /* rest - given < n: hand one more to each of the largest remainders */
-    for (int64_t left = rest - given; left > 0; left--) {
-        int32_t best = 0;
-        for (int32_t k = 1; k < n; k++)
-            if (frac[k] > frac[best]) best = k;
-        s->school[best].nstudents++;
-        frac[best] = -1.0;
+    qsort(r, (size_t)n, sizeof *r, by_remainder);
+    /* 0 <= rest - given < n up to rounding; clamp so the total is exact in any case */
+    for (int64_t i = 0, left = rest - given; left != 0; i = (i + 1) % n) {
+        int64_t step = left > 0 ? 1 : -1;
+        if (step < 0 && s->school[r[i].k].nstudents <= 2) continue;
+        s->school[r[i].k].nstudents += step;
+        left -= step;
     }
-    free(frac);
+    free(r);
     return EVM_OK;
 }
 

@@ -41,9 +41,22 @@ check "run: S30 not shown" hasnt "$TMP/run.txt" "S30"
 check "run: heterogeneity line" has "$TMP/run.txt" "SD of school effects \(treat \| school\): 1\.03"
 check "run: only the three outputs" [ "$(ls "$TMP/res" | tr '\n' ' ')" = "e.csv e.h5 e.svg " ]
 
-# CSV: contrasts, a blank line, schools without the flagged ones
-check "csv: contrast header" has "$TMP/res/e.csv" "^contrast,variable,level,estimate,se,df,t,p,p_adjusted,lower,upper$"
-check "csv: 7 contrasts + 28 schools + 2 headers + blank" nlines "$TMP/res/e.csv" 38
+# effect sizes: the SDs, the overall row (model-based ES and CI, comparison-SD ES, Hedges'
+# g and CI, improvement index), the ICCs with profile intervals
+check "run: effect sizes" has "$TMP/run.txt" "^Effect sizes: effect / SD; g = omega x effect / pooled SD \(omega 0\.9998, N = 3013\)"
+check "run: SDs" has "$TMP/run.txt" "^SD model 8\.503 \(residual \+ school:classroom \+ school\), comparison 10\.575 \(n = 1375\), pooled 10\.511$"
+check "run: overall effect sizes" has "$TMP/run.txt" "^overall +0\.369 +\[ 0\.268, +0\.471\] +0\.297 +0\.298 +\[ 0\.216, +0\.381\] +11\.7$"
+check "run: difference without improvement index" has "$TMP/run.txt" "^cohort: 2 - 1 +0\.069 .* NA$"
+check "run: ICCs" has "$TMP/run.txt" "^ICC of the random intercepts \(95% CI from the profile of the SD\): school:classroom 0\.025 \[0\.008, 0\.047\]; school 0\.096 \[0\.045, 0\.161\]$"
+check "run: school ES" has "$TMP/run.txt" "^S01 .* 0\.394 +5\.642"
+
+# CSV: contrasts, schools without the flagged ones, SDs, variance components (blank lines between)
+check "csv: contrast header" has "$TMP/res/e.csv" "^contrast,variable,level,estimate,se,df,t,p,p_adjusted,lower,upper,es_model,es_model_lower,es_model_upper,ii_model,es_comparison,es_comparison_lower,es_comparison_upper,ii_comparison,g,g_lower,g_upper,ii_g$"
+check "csv: 7 contrasts + 28 schools + 3 SDs + 3 components + 4 headers + 3 blanks" nlines "$TMP/res/e.csv" 48
+check "csv: school ES columns" has "$TMP/res/e.csv" "^school,.*,shrinkage,es_model,es_model_lower,es_model_upper,ii_model,"
+check "csv: pooled SD" has "$TMP/res/e.csv" "^pooled \(g\),10\.51086399,3013,0\.9997508926$"
+check "csv: ICC" has "$TMP/res/e.csv" "^school,6\.90803.*,0\.0955400.*,0\.04486.*,0\.16115"
+check "csv: residual" has "$TMP/res/e.csv" "^Residual,63\.57785.*,NA,NA,NA$"
 check "csv: S29 left out" hasnt "$TMP/res/e.csv" "S29"
 check "csv: school row" has "$TMP/res/e.csv" "^S02,2,52,31,"
 # SVG: schools shown, flagged ones absent
@@ -63,6 +76,15 @@ h5dump -a /effects/schools/n_suppressed "$H5" >"$TMP/ns.txt" 2>&1
 check "h5: n_suppressed 2" has "$TMP/ns.txt" "\(0\): 2"
 h5dump -a /effects/treatment "$H5" >"$TMP/tr.txt" 2>&1
 check "h5: treatment attribute" has "$TMP/tr.txt" '"treat"'
+for p in /effects/contrasts/es_model /effects/contrasts/es_model_se /effects/contrasts/es_comparison_upper \
+         /effects/contrasts/g /effects/contrasts/ii_g /effects/contrasts/es_ref /effects/schools/es_model \
+         /effects/schools/g_lower /effects/icc/group /effects/icc/icc /effects/icc/lower; do
+    check "h5: $p" h5dump -d $p "$H5" >/dev/null 2>&1
+done
+h5dump -a /effects/sd_model "$H5" >"$TMP/sd.txt" 2>&1
+check "h5: sd_model attribute" has "$TMP/sd.txt" "\(0\): 8\.503"
+h5dump -a /effects/icc/ci "$H5" >"$TMP/ci.txt" 2>&1
+check "h5: ICC interval by profile" has "$TMP/ci.txt" '"profile"'
 
 # --min-cell 0 shows every school; Markdown table; --adjust none
 run effects $D --formula "$F" --treatment treat --by cohort --min-cell 0 --adjust none \
@@ -71,6 +93,8 @@ check "min-cell 0: exit 0" [ "$RC" -eq 0 ]
 check "min-cell 0: S30 shown" has "$TMP/out" "^S30 "
 check "md: table" has "$TMP/res/t.md" "^\| contrast \| variable \| level \|"
 check "md: S30 row" has "$TMP/res/t.md" "^\| S30 \| 2 \|"
+check "md: effect sizes" has "$TMP/res/t.md" "^\| contrast \| .* \| upper \| es_model \| es_comparison \| g \| ii_g \|$"
+check "md: no profile, no ICC interval" has "$TMP/res/t.md" "^\| school \| 6\.908 \| 0\.09554 \|  \|  \|$"
 check "adjust none: p.adj = p" has "$TMP/out" "^cohort: 2 - 1 .* 0\.4765 +0\.4765"
 
 # A model without a random slope: contrasts only, with a warning
@@ -92,8 +116,34 @@ run effects $D --formula "$F" --treatment treat --by grade --out "$TMP/res/bad.h
 check "unknown --by: exit 1" [ "$RC" -eq 1 ]
 check "unknown --by: message" has "$TMP/err" "grade"
 check "unknown --by: nothing written" [ ! -e "$TMP/res/bad.h5" ]
-run effects $D --formula "$F" --treatment treat --plot "$TMP/nofolder/x.svg"
+# --sd-ref: a column more in the table
+run effects $D --formula "$F" --treatment treat --no-profile --sd-ref 10 --quiet --table "$TMP/res/r.csv"
+check "sd-ref: exit 0" [ "$RC" -eq 0 ]
+check "sd-ref: columns" has "$TMP/res/r.csv" "^contrast,.*,ii_g,es_ref,es_ref_lower,es_ref_upper,ii_ref$"
+check "sd-ref: overall" has "$TMP/res/r.csv" "^overall,,,3\.138.*,0\.3138.*,0\.2275.*,0\.4000.*,12\.3166.*$"
+check "sd-ref: SD row" has "$TMP/res/r.csv" "^reference,10,NA,1$"
+rm -f "$TMP/res/r.csv"
+
+# all outputs or none: a --plot that cannot be written leaves no --out and no --table
+# (and no temporary file)
+mkdir "$TMP/set"
+run effects $D --formula "$F" --treatment treat --no-profile --out "$TMP/set/e.h5" \
+    --table "$TMP/set/e.csv" --plot "$TMP/nofolder/x.svg"
 check "plot in a missing folder: exit 1" [ "$RC" -eq 1 ]
+check "plot in a missing folder: message" has "$TMP/err" "^evalmix: error: $TMP/nofolder/x\.svg: cannot write"
+check "plot in a missing folder: nothing written" [ -z "$(ls -A "$TMP/set")" ]
+run effects $D --formula "$F" --treatment treat --no-profile --out "$TMP/nofolder/e.h5" \
+    --table "$TMP/set/e.csv" --plot "$TMP/set/e.svg"
+check "out in a missing folder: exit 1" [ "$RC" -eq 1 ]
+check "out in a missing folder: message names the file" has "$TMP/err" "^evalmix: error: $TMP/nofolder/e\.h5: "
+check "out in a missing folder: nothing written" [ -z "$(ls -A "$TMP/set")" ]
+run effects $D --formula 'score ~ prior + treat + (1|school)' --treatment treat --no-profile \
+    --out "$TMP/set/e.h5" --table "$TMP/set/e.csv" --plot "$TMP/set/e.svg"
+check "plot without a slope: exit 1" [ "$RC" -eq 1 ]
+check "plot without a slope: nothing written" [ -z "$(ls -A "$TMP/set")" ]
+run effects $D --formula "$F" --treatment treat --no-profile --out "$TMP/set/e.h5" --table "$TMP/set/e.h5"
+check "one file for two outputs: exit 1" [ "$RC" -eq 1 ]
+check "one file for two outputs: nothing written" [ -z "$(ls -A "$TMP/set")" ]
 
 # ---------------------------------------------------------------- usage errors
 run effects $D --formula "$F"

@@ -1,7 +1,7 @@
 # emmeans_reference.R — reference values for `evalmix effects` (tests/reference/test_effects.c)
 #
 # Run from the repository root:   Rscript tests/reference/emmeans_reference.R
-# Writes tests/reference/emmeans_reference.json.  Takes about half a minute.
+# Writes tests/reference/emmeans_reference.json.  Takes about a minute.
 #
 # Per case: the model fitted by lme4::lmer (REML), refitted by BOBYQA to rhoend = 1e-12 so
 # that the reference values belong to the optimum rather than to lme4's stopping point,
@@ -26,6 +26,17 @@
 #     coefficients), CR2 by classroom: clubSandwich::linear_contrast(vcov = vcovCR(fit,
 #     cluster = classroom, type = "CR2"), test = "Satterthwaite").
 #
+# Effect sizes (docs/methods.md, "Effect sizes of the contrasts and schools"), block "es":
+#   - the outcome's mean, SD and n in each arm of the rows the model used, metafor 3.8's
+#     escalc(measure = "SMD") of them (yi = J(N-2) d, vi), the pooled SD and the WWC's
+#     omega = 1 - 3/(4N - 9) written out here;
+#   - sd_model = sqrt(sigma^2 + the random-intercept variances) from VarCorr;
+#   - per contrast: estimate / sd_model, estimate / comparison SD, Hedges' g =
+#     omega * estimate / pooled SD and its improvement index 100 pnorm(g) - 50;
+#   - the ICC of each random-intercept term, tau_j^2 / (sum of intercept variances +
+#     sigma^2), and with profile = TRUE its interval from confint(m, method = "profile")'s
+#     interval of tau_j with the other components at their estimates.
+#
 # Numbers are written with 15 significant digits (jsonlite digits = NA).
 
 if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
@@ -42,6 +53,7 @@ suppressPackageStartupMessages({
     library(lmerTest)
     library(emmeans)
     library(clubSandwich)
+    library(metafor)
     library(jsonlite)
 })
 emm_options(lmer.df = "satterthwaite", lmerTest.limit = Inf)
@@ -75,8 +87,46 @@ at_list <- function(d, trt, vars) {
     at
 }
 
+es_block <- function(m, trt, rows, profile) {
+    mf <- model.frame(m)
+    y <- model.response(mf)
+    a <- mf[[trt]]
+    arm <- if (is.factor(a)) a == levels(a)[2] else a == 1
+    m1 <- mean(y[arm]); sd1 <- sd(y[arm]); n1 <- sum(arm)
+    m2 <- mean(y[!arm]); sd2 <- sd(y[!arm]); n2 <- sum(!arm)
+    smd <- escalc(measure = "SMD", m1i = m1, sd1i = sd1, n1i = n1, m2i = m2, sd2i = sd2, n2i = n2)
+    N <- n1 + n2
+    sp <- sqrt(((n1 - 1) * sd1^2 + (n2 - 1) * sd2^2) / (N - 2))
+    omega <- 1 - 3 / (4 * N - 9)
+    vc <- as.data.frame(VarCorr(m))
+    icpt <- which(vc$var1 == "(Intercept)" & is.na(vc$var2))
+    s2 <- sigma(m)^2
+    tau2 <- vc$vcov[icpt]
+    sd_model <- sqrt(sum(tau2) + s2)
+    est <- sapply(rows, function(r) r$estimate)
+    kind <- sapply(rows, function(r) r$kind)
+    g <- omega * est / sp
+    out <- list(m1 = m1, sd1 = sd1, n1 = n1, m2 = m2, sd2 = sd2, n2 = n2,
+                yi = num(smd$yi), vi = num(smd$vi), sd_pooled = sp, omega = omega,
+                sd_model = sd_model, es_model = num(est / sd_model), es_comparison = num(est / sd2),
+                g = num(g), ii_g = num(ifelse(kind == "difference", NA, 100 * pnorm(g) - 50)),
+                icc_group = I(vc$grp[icpt]), icc_var = num(tau2), icc = num(tau2 / (sum(tau2) + s2)))
+    if (profile) {
+        # the theta index of each intercept SD: lme4's order, q(q+1)/2 per term
+        cnms <- getME(m, "cnms")
+        off <- cumsum(c(0, sapply(cnms, function(x) length(x) * (length(x) + 1) / 2)))
+        parm <- off[seq_along(cnms)][sapply(cnms, function(x) x[1] == "(Intercept)")] + 1
+        ci <- confint(m, parm = parm, method = "profile", level = 0.95, oldNames = TRUE)
+        lo <- ci[, 1]; hi <- ci[, 2]
+        rest <- sum(tau2) + s2 - tau2
+        out$icc_lower <- num(lo^2 / (lo^2 + rest))
+        out$icc_upper <- num(hi^2 / (hi^2 + rest))
+    }
+    out
+}
+
 case <- function(name, data, formula, trt, by, subgroup, schools = FALSE, site = NULL,
-                 cluster = NULL) {
+                 cluster = NULL, profile = FALSE) {
     d <- read.csv(data, stringsAsFactors = TRUE)
     m <- fit(as.formula(formula), d)
     rows <- list()
@@ -99,6 +149,7 @@ case <- function(name, data, formula, trt, by, subgroup, schools = FALSE, site =
                 subgroup = I(subgroup), theta = num(getME(m, "theta")), sigma = num(sigma(m)),
                 contrasts = rows, p_holm = num(p.adjust(p, "holm")), p_bh = num(p.adjust(p, "BH")))
     if (schools) out$schools <- school_table(m, d, trt, site, cluster, rows)
+    out$es <- es_block(m, trt, rows, profile)
     out
 }
 
@@ -156,6 +207,7 @@ school_table <- function(m, d, trt, site, cluster, rows) {
     vc <- as.data.frame(VarCorr(m))
     tau <- vc$sdcor[vc$grp == site & vc$var1 == trt & is.na(vc$var2)]
     out$tau <- num(tau)
+    out$n_suppressed <- sum(out$n_treated < 10 | out$n_comparison < 10)
     out
 }
 
@@ -165,7 +217,7 @@ t0 <- Sys.time()
 cases <- list(
     case("hsb", "datasets/hsb.csv",
          "MathAch ~ SES*Sector + Minority*Sector + Sex + (SES|School)",
-         "Sector", "Minority", "Sex"),
+         "Sector", "Minority", "Sex", profile = TRUE),
     case("hsb_basic", "datasets/hsb.csv", "MathAch ~ SES*Sector + (SES|School)",
          "Sector", character(0), character(0)),
     case("evaluation_small", "tests/data/evaluation_small.csv",
@@ -173,13 +225,21 @@ cases <- list(
          "treat", "year", "frl"),
     case("sites", "tests/data/effects_sites.csv",
          "score ~ prior + frl + treat*factor(cohort) + treat*black + (1 + treat|school) + (1|school:classroom)",
-         "treat", "cohort", "black", schools = TRUE, site = "school", cluster = "classroom"))
+         "treat", "cohort", "black", schools = TRUE, site = "school", cluster = "classroom",
+         profile = TRUE),
+    # the bundled example (datasets/README.md: the model that generated it); its 20
+    # comparison schools have no treated student (no-pooling estimate 0, SE 0, df NaN in R)
+    case("evaluation_example", "datasets/evaluation_example.csv",
+         "score ~ prior + frl + ell + black + treat*factor(cohort) + (1 + treat|school) + (1|school:classroom)",
+         "treat", "cohort", "black", schools = TRUE, site = "school", cluster = "classroom",
+         profile = TRUE))
 doc <- list(
     generated_by = "tests/reference/emmeans_reference.R",
     versions = list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                     lmerTest = as.character(packageVersion("lmerTest")),
                     emmeans = as.character(packageVersion("emmeans")),
-                    clubSandwich = as.character(packageVersion("clubSandwich"))),
+                    clubSandwich = as.character(packageVersion("clubSandwich")),
+                    metafor = as.character(packageVersion("metafor"))),
     seconds = round(as.numeric(Sys.time() - t0, units = "secs"), 1),
     cases = cases)
 writeLines(toJSON(doc, auto_unbox = TRUE, pretty = TRUE, digits = NA, na = "null"),

@@ -394,6 +394,20 @@ static void test_love(evm_ctx *c)
     free(b);
     free(doc);
 
+    /* A long title widens the figure rather than running off its edge. */
+    const char long_title[] = "Baseline equivalence of the matched sample: absolute Hedges' g "
+                              "or Cox index of every covariate, before and after matching";
+    double plain_w = 0, long_w = 0;
+    CHECK_INT(evm_plot_love(path, 4, cov, before, after, 2, thr, "Short", c), 0);
+    doc = slurp(path, NULL);
+    if (doc && strstr(doc, "width=\"")) plain_w = atof(strstr(doc, "width=\"") + 7);
+    free(doc);
+    CHECK_INT(evm_plot_love(path, 4, cov, before, after, 2, thr, long_title, c), 0);
+    doc = slurp(path, NULL);
+    if (doc && strstr(doc, "width=\"")) long_w = atof(strstr(doc, "width=\"") + 7);
+    free(doc);
+    CHECK(plain_w > 400 && long_w > plain_w + 300);
+
     /* Without "after": one legend entry; errors. */
     CHECK_INT(evm_plot_love(path, 2, cov, before, NULL, 0, NULL, NULL, c), 0);
     check_xml(path);
