@@ -279,6 +279,7 @@ static int parse_term(parser *ps, double sign)
 {
     double coef = 1.0;
     int index = -1, st;
+    size_t start = ps->i;
     if (starts_number(ps->expr + ps->i)) {
         if ((st = parse_number(ps, 0, &coef))) return st;
         skip_blanks(ps);
@@ -316,6 +317,7 @@ static int parse_term(parser *ps, double sign)
         }
     }
     ps->w[index] += sign * coef;
+    if (!isfinite(ps->w[index])) return fail_at(ps, start, "number out of range");
     return EVM_OK;
 }
 

@@ -134,6 +134,7 @@ int main(void)
     expect_error("1/0*treat", "division by zero", 2);
     expect_error("1e400*treat", "number out of range", 0);
     expect_error("1e*treat", "expected digits of the exponent", 1);
+    expect_error("1e308*treat + 1e308*treat", "number out of range", 14);
     expect_error("`treat", "unterminated backquote", 0);
     expect_error("treat + ``", "empty name", 8);
     expect_error("treat - treat", "the weights cancel to zero", 0);

@@ -267,8 +267,11 @@ typedef enum {
     EVM_DDF_RESIDUAL = 3       /* n - p */
 } evm_ddf;
 
-/* "satterthwaite", "kenward-roger", "residual", "none"; EVM_ERR_ARG otherwise. */
+/* "satterthwaite", "kenward-roger", "residual", "none" (any case); EVM_ERR_ARG otherwise,
+ * leaving *out alone. */
 int evm_ddf_parse(const char *s, evm_ddf *out, evm_ctx *c);
+/* The name results and summaries show: "Satterthwaite", "Kenward-Roger", "residual",
+ * "none" ("unknown" for a value outside the enum). */
 const char *evm_ddf_name(evm_ddf d);
 
 /* What to infer after a fit (evm_lmm_infer). */
@@ -297,12 +300,17 @@ void evm_infer_opts_default(evm_infer_opts *o);
 int evm_lmm_infer(evm_lmm *m, const evm_infer_opts *o, evm_result *r, evm_ctx *c);
 
 /* Weights of a linear contrast of coefficients, e.g. "0.5*treat:year1 + 0.5*treat:year2"
- * or "treat - treat:year2", over the p coefficient names.  Errors: EVM_ERR_ARG with a
- * caret under the offending position ("unknown coefficient 'x'", "expected a name"). */
+ * or "treat + treat:year2", over the p coefficient names (grammar: docs/contrasts.md;
+ * a name given twice adds its weights).  Errors: EVM_ERR_ARG with the one-line message
+ * "--contrast: <what>: <expr>" and the caret under the offending position ("unknown
+ * coefficient 'x' (did you mean 'y'?)", "expected a term after '+'", "empty
+ * expression", "the weights cancel to zero", ...); weights are untouched on error. */
 int evm_contrast_parse(const char *expr, char *const *names, int p, double *weights,
                        evm_ctx *c);
 
-/* Distribution functions, as R's (lower_tail = 1: P[X <= x]). */
+/* Distribution functions, as R's (lower_tail = 1: P[X <= x]; NaN for NaN or invalid
+ * parameters; df = Inf allowed).  Relative accuracy ~1e-13 or better for df from 0.5 to
+ * 1e7 and probabilities down to 1e-300 (tests/reference/test_dist.c). */
 double evm_pnorm(double x, int lower_tail);
 double evm_qnorm(double p, int lower_tail);
 double evm_pt(double t, double df, int lower_tail);
@@ -310,6 +318,46 @@ double evm_qt(double p, double df, int lower_tail);
 double evm_pf(double f, double df1, double df2, int lower_tail);
 double evm_pchisq(double x, double df, int lower_tail);
 double evm_qchisq(double p, double df, int lower_tail);
+
+/* ---------------------------------------------------------------- model comparison */
+/* A likelihood-ratio table of fitted models, as lme4's anova(m1, m2, ...) prints it:
+ * rows sorted by npar = p + ntheta + 1 (ties in the given order); each row after the first
+ * is tested against the row before: chisq = 2·max(0, Δ logLik), df = Δ npar,
+ * p = P[χ²_df >= chisq] (NaN when df = 0, and in row 0).  deviance = −2 logLik: for REML
+ * fits the REML criterion (they are compared as fitted, not refitted by ML).  p_mixture:
+ * where a row adds only random-effect parameters to the row before (same fixed effects,
+ * more θ), the p-value of the 50:50 mixture of χ²_df and χ²_{df−1} (null value on the
+ * boundary; χ²_0 is the point mass at 0); NaN elsewhere. */
+typedef struct {
+    int n;                     /* rows (models) */
+    int reml;                  /* 1: REML fits, REML criteria compared; 0: ML */
+    int64_t n_obs;             /* observations (the same in every fit) */
+    char *input, *input_sha256;   /* the data of the first row's fit */
+    char **model;              /* [n] row labels */
+    char **file;               /* [n] result file of each row ("" if not given) */
+    char **formula;            /* [n] */
+    int *order;                /* [n] index of each row's model in the caller's arrays */
+    int64_t *npar;
+    double *aic, *bic, *loglik, *deviance, *chisq, *df, *p, *p_mixture;
+} evm_comparison;
+
+/* Compare n >= 2 fits; labels[i] names fit i in the table, files[i] (or files = NULL)
+ * where it came from, and messages name files (else labels).  Errors (EVM_ERR_MODEL,
+ * naming both models):
+ * fits to different data (input_sha256 or n_obs differ), different responses, REML and ML
+ * mixed, REML fits with different fixed effects. */
+int evm_compare_fits(const evm_result *const *fits, const char *const *labels,
+                     const char *const *files, int n, evm_comparison **out, evm_ctx *c);
+void evm_comparison_free(evm_comparison **t);
+/* Print the table as lme4's anova() prints it (print.anova: heading, the table, the
+ * "Signif. codes" legend when some p < 0.1), then notes: that REML criteria were compared,
+ * and each boundary mixture p-value. */
+void evm_comparison_print(FILE *out, const evm_comparison *t);
+/* Write the table to `path` atomically (layout: docs/hdf5.md, "Model comparisons");
+ * `command` is recorded as the root attribute command (NULL: "").
+ * Errors: EVM_ERR_IO, EVM_ERR_HDF5; no file is left behind on error. */
+int evm_h5_write_compare(const char *path, const evm_comparison *t, const char *command,
+                         evm_ctx *c);
 
 /* ---------------------------------------------------------------- HDF5 result files */
 /* Write one fit to `path` atomically (a temporary name in the same folder, then rename).
