@@ -146,7 +146,7 @@ static nlopt_opt make_optimiser(evm_lmm *m)
     return opt;
 }
 
-int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, double *fmin)
+int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish, double *fmin)
 {
     nlopt_opt opt = make_optimiser(m);
     if (!opt) return NLOPT_OUT_OF_MEMORY;
@@ -157,7 +157,7 @@ int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, double *fmi
     *fmin = HUGE_VAL;
     if (step && nlopt_set_initial_step(opt, step) < 0) goto cleanup;
     r = nlopt_optimize(opt, theta, fmin);
-    if (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) {
+    if (polish && r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) {
         /* Polish: BOBYQA stops on a small relative change of the objective, which on flat
          * objectives leaves θ ~1e-5 short of the optimum; a restart with a small trust
          * region closes in.  The better point is kept. */
@@ -183,7 +183,7 @@ static int optimise(evm_lmm *m, evm_ctx *c)
 {
     double fmin;
     m->nevals = 0;
-    nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, NULL, &fmin);
+    nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, NULL, 1, &fmin);
     m->opt_status = (int)r;
     m->converged = (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) ||
                    r == NLOPT_ROUNDOFF_LIMITED;

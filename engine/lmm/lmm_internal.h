@@ -85,10 +85,12 @@ double evm__lmm_deviance_vp(evm_lmm *m, const double *theta, double sigma, doubl
 int evm__lmm_restore(evm_lmm *m);
 
 /* fit.c: minimise the objective over θ from `theta` (overwritten with the solution) as
- * the fit does: BOBYQA with the fit's bounds and tolerances, then a polishing restart.
+ * the fit does: BOBYQA with the fit's bounds and tolerances, then (polish != 0) a
+ * restart with a small trust region that closes the last ~1e-5 in θ on flat objectives.
  * step: initial trust-region steps per θ element (NULL: NLopt's default).  Returns the
  * NLopt result code (negative: failure); *fmin the objective; m->nevals counts. */
-int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, double *fmin);
+int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish,
+                      double *fmin);
 /* fit.c: the optimiser's return code as NLopt names it. */
 const char *evm__lmm_opt_message(const evm_lmm *m);
 
