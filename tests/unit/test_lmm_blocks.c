@@ -7,6 +7,7 @@
  * θ (an oracle that shares no code with the blocked path).  Model frames are built by
  * hand so that this test covers engine/lmm alone. */
 #include "check.h"
+#include "handframe.h"
 #include "internal.h"
 #include "lmm/lmm_internal.h"
 
@@ -15,101 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng = 12345;
-static double unif(void)
-{
-    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    return ((rng >> 11) + 0.5) / 9007199254740992.0;
-}
-static double gauss(void) { return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif()); }
-
-typedef struct {
-    int nterms;
-    int64_t nlev[6];
-    int q[6];
-    int parent[6];   /* -1: levels drawn at random (crossed); else nested in term parent */
-    int same[6];     /* -1, or: use the codes of this earlier term (as (x||g)) */
-    int weighted;
-} design;
-
-static char *dup(const char *s) { return evm__strdup(s); }
-
-static evm__modelframe *make_frame(const design *d, int64_t n, int p)
-{
-    evm__modelframe *mf = calloc(1, sizeof *mf);
-    mf->formula = dup("y ~ test");
-    mf->response = dup("y");
-    mf->drop_reason = dup("");
-    mf->n = mf->rows_read = n;
-    mf->p = p;
-    mf->y = malloc(sizeof(double) * n);
-    mf->X = malloc(sizeof(double) * n * p);
-    mf->xnames = calloc(p, sizeof(char *));
-    for (int j = 0; j < p; j++) mf->xnames[j] = evm__asprintf("x%d", j);
-    if (d->weighted) {
-        mf->w = malloc(sizeof(double) * n);
-        for (int64_t i = 0; i < n; i++) mf->w[i] = 0.5 + unif();
-    }
-    for (int64_t i = 0; i < n; i++) {
-        mf->X[i] = 1.0;
-        for (int j = 1; j < p; j++) mf->X[i + j * n] = gauss();
-        mf->y[i] = gauss() * 3 + mf->X[i + n];
-    }
-    mf->nre = d->nterms;
-    mf->re = calloc(d->nterms, sizeof(evm__reterm));
-    for (int k = 0; k < d->nterms; k++) {
-        evm__reterm *re = &mf->re[k];
-        re->group = evm__asprintf("g%d", d->same[k] >= 0 ? d->same[k] : k);
-        re->nlevels = d->nlev[k];
-        re->q = d->q[k];
-        re->codes = malloc(sizeof(int32_t) * n);
-        re->Z = malloc(sizeof(double) * n * re->q);
-        re->levels = calloc(re->nlevels, sizeof(char *));
-        for (int64_t l = 0; l < re->nlevels; l++) re->levels[l] = evm__asprintf("L%lld", (long long)l);
-        re->colnames = calloc(re->q, sizeof(char *));
-        for (int a = 0; a < re->q; a++) re->colnames[a] = evm__asprintf("z%d", a);
-    }
-    /* codes: every level used at least once; nested terms refine their parent */
-    for (int64_t i = 0; i < n; i++)
-        for (int k = 0; k < d->nterms; k++) {
-            evm__reterm *re = &mf->re[k];
-            int32_t code;
-            if (d->same[k] >= 0) code = mf->re[d->same[k]].codes[i];
-            else if (d->parent[k] >= 0) continue;   /* filled below */
-            else code = i < re->nlevels ? (int32_t)i : (int32_t)(unif() * re->nlevels);
-            re->codes[i] = code;
-        }
-    for (int k = d->nterms - 1; k >= 0; k--) {   /* child level c lies in parent level c % np;
-                                                    parents (later terms) are filled first */
-        if (d->parent[k] < 0 || d->same[k] >= 0) continue;
-        const evm__reterm *par = &mf->re[d->parent[k]];
-        const int64_t np = par->nlevels, per = d->nlev[k] / np;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t sub = i < d->nlev[k] ? i / np : (int64_t)(unif() * per);
-            mf->re[k].codes[i] = (int32_t)(par->codes[i] + np * (sub % per));
-        }
-    }
-    for (int k = 0; k < d->nterms; k++)
-        for (int64_t i = 0; i < n; i++) {
-            mf->re[k].Z[i] = 1.0;
-            for (int a = 1; a < mf->re[k].q; a++) mf->re[k].Z[i + a * n] = mf->X[i + (a % p) * n] + 0.3 * a;
-        }
-    return mf;
-}
-
-static void free_frame(evm__modelframe *mf)
-{
-    for (int k = 0; k < mf->nre; k++) {
-        evm__reterm *re = &mf->re[k];
-        for (int64_t l = 0; l < re->nlevels; l++) free(re->levels[l]);
-        for (int a = 0; a < re->q; a++) free(re->colnames[a]);
-        free(re->levels), free(re->colnames), free(re->codes), free(re->Z), free(re->group);
-    }
-    for (int j = 0; j < mf->p; j++) free(mf->xnames[j]);
-    free(mf->xnames), free(mf->re), free(mf->y), free(mf->X), free(mf->w);
-    free(mf->formula), free(mf->response), free(mf->drop_reason), free(mf);
-}
 
 /* Dense oracle: objective, modes b (concatenated in term order of m->t) and the diagonal
  * of Var(b|y), from one Cholesky of the full penalised system. */
@@ -205,19 +111,19 @@ static double dense_oracle(evm_lmm *m, const double *theta, double *b, double *v
     return obj;
 }
 
-static void run_design(const char *name, const design *d, int64_t n, int p, int reml)
+static void run_design(const char *name, const hf_design *d, int64_t n, int p, int reml)
 {
     evm_ctx *c = evm_ctx_create();
     evm_lmm *m = calloc(1, sizeof *m);
     evm_lmm_opts_default(&m->opts);
     m->opts.reml = reml;
-    m->mf = make_frame(d, n, p);
+    m->mf = hf_make_frame(d, n, p);
     CHECK_INT(evm__lmm_build(m, c), 0);
     /* objective at several random θ */
     double *theta = malloc(sizeof(double) * m->ntheta);
     for (int rep = 0; rep < 3; rep++) {
         for (int i = 0; i < m->ntheta; i++)
-            theta[i] = m->lower[i] == 0 ? 0.2 + 1.5 * unif() : 0.8 * (unif() - 0.5);
+            theta[i] = m->lower[i] == 0 ? 0.2 + 1.5 * hf_unif() : 0.8 * (hf_unif() - 0.5);
         double *bd = calloc(10000, sizeof(double)), *vd = calloc(10000, sizeof(double));
         const double got = evm_lmm_objective(m, theta, c);
         const double want = dense_oracle(m, theta, bd, vd);
@@ -252,7 +158,7 @@ static void run_design(const char *name, const design *d, int64_t n, int p, int 
     evm__modelframe *mf = m->mf;
     m->mf = NULL;
     evm_lmm_destroy(&m);
-    free_frame(mf);
+    hf_free_frame(mf);
     free(theta), free(bd), free(vd);
     evm_ctx_destroy(&c);
 }
@@ -260,13 +166,13 @@ static void run_design(const char *name, const design *d, int64_t n, int p, int 
 int main(void)
 {
     /* 3-level nesting with a slope on the middle level: every block nested. */
-    design nested = {3, {36, 9, 3}, {1, 2, 1}, {1, 2, -1}, {-1, -1, -1}, 0};
+    hf_design nested = {3, {36, 9, 3}, {1, 2, 1}, {1, 2, -1}, {-1, -1, -1}, 0};
     /* crossed: sparse under the first term, dense fill below */
-    design crossed = {3, {30, 24, 8}, {1, 1, 2}, {-1, 2, -1}, {-1, -1, -1}, 0};
+    hf_design crossed = {3, {30, 24, 8}, {1, 1, 2}, {-1, 2, -1}, {-1, -1, -1}, 0};
     /* (x || g) with a crossed factor, weighted */
-    design zerocorr = {3, {25, 25, 6}, {1, 1, 1}, {-1, -1, -1}, {-1, 0, -1}, 1};
+    hf_design zerocorr = {3, {25, 25, 6}, {1, 1, 1}, {-1, -1, -1}, {-1, 0, -1}, 1};
     /* nested factor under a crossed first term: mixes NESTED and DENSE */
-    design mixed = {4, {50, 20, 12, 4}, {1, 2, 1, 1}, {-1, 3, -1, -1}, {-1, -1, -1, -1}, 1};
+    hf_design mixed = {4, {50, 20, 12, 4}, {1, 2, 1, 1}, {-1, 3, -1, -1}, {-1, -1, -1, -1}, 1};
     run_design("nested_reml", &nested, 400, 3, 1);
     run_design("nested_ml", &nested, 400, 3, 0);
     run_design("crossed_reml", &crossed, 400, 2, 1);
