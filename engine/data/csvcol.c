@@ -148,6 +148,10 @@ static int put_value(evm__csvcol *col, int64_t row, const char *s, size_t n,
             return PUT_OK;
         }
         double v;
+        if (evm__parse_simple(s, n, &v)) {
+            col->num[row] = v;
+            return PUT_OK;
+        }
         int r = evm__parse_number(s, n, &v);
         if (r == 1 && isfinite(v)) {
             col->num[row] = v;
@@ -187,22 +191,45 @@ static int fail_value(const evm__csvcol *col, int why, const char *s, size_t n, 
                      "column '%s'", col->path, col->name);
 }
 
-/* Drop the spaces around unquoted fields, in place (the spans are this column's). */
-static void trim_spans(const evm__batch *b, evm__span *spans)
+/* Field k of the batch without the quote flag, and without the spaces around it when
+ * unquoted. */
+static inline const char *span_value(const evm__batch *b, const evm__span *sp, size_t *n)
 {
-    for (int64_t k = 0; k < b->n; k++) {
-        uint32_t len = spans[k].len;
-        if (len & EVM__SPAN_QUOTED) {
-            spans[k].len = len & ~EVM__SPAN_QUOTED;
+    const char *s = b->piece + sp->off;
+    uint32_t len = sp->len;
+    if (len & EVM__SPAN_QUOTED) {
+        *n = len & ~EVM__SPAN_QUOTED;
+        return s;
+    }
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    *n = len;
+    return s;
+}
+
+/* Rows from k on of a numeric column. */
+static int put_numeric_rows(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
+                            int64_t k, int64_t *bad)
+{
+    double *x = col->num + b->row0;
+    for (int64_t i = k; i < b->n; i++) {
+        size_t n;
+        const char *s = span_value(b, &spans[i], &n);
+        if (evm__parse_simple(s, n, &x[i])) continue;
+        if (is_missing(s, n)) {
+            x[i] = NAN;
             continue;
         }
-        const char *s = b->piece + spans[k].off;
-        uint32_t lo = 0;
-        while (lo < len && (s[lo] == ' ' || s[lo] == '\t')) lo++;
-        while (len > lo && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
-        spans[k].off += lo;
-        spans[k].len = len - lo;
+        int r = evm__parse_number(s, n, &x[i]);
+        if (r != 1 || !isfinite(x[i])) {
+            *bad = i;
+            return bad_number(s, n, r);
+        }
     }
+    return PUT_OK;
 }
 
 #define AHEAD 16   /* rows between prefetching a table slot and using it */
@@ -210,7 +237,7 @@ static void trim_spans(const evm__batch *b, evm__span *spans)
 
 /* Rows from k on of a factor column: hash every value first, then look them up with
  * the slot of the value AHEAD rows later already on its way from memory. */
-static int put_factor_rows(evm__csvcol *col, const evm__batch *b, const evm__span *spans,
+static int put_factor_rows(evm__csvcol *col, const evm__batch *b, evm__span *spans,
                            int64_t k, int64_t *bad)
 {
     if (b->n > col->hash_cap) {
@@ -228,8 +255,10 @@ static int put_factor_rows(evm__csvcol *col, const evm__batch *b, const evm__spa
     const char *prev = NULL;
     size_t prev_n = 0;
     for (int64_t i = k; i < b->n; i++) {
-        const char *s = b->piece + spans[i].off;
-        size_t n = spans[i].len;
+        size_t n;
+        const char *s = span_value(b, &spans[i], &n);
+        spans[i].off = (uint32_t)(s - b->piece);    /* trimmed, for the second pass */
+        spans[i].len = (uint32_t)n | (spans[i].len & EVM__SPAN_QUOTED);
         h[i] = prev && n == prev_n && evm__same_bytes(s, prev, n) ? SAME_AS_PREV
                                                                   : evm__levelset_hint(col->ls, s, n);
         prev = s;
@@ -244,7 +273,7 @@ static int put_factor_rows(evm__csvcol *col, const evm__batch *b, const evm__spa
             continue;
         }
         const char *s = b->piece + spans[i].off;
-        size_t n = spans[i].len;
+        size_t n = spans[i].len & ~EVM__SPAN_QUOTED;
         int why = PUT_OK;
         if (is_missing(s, n)) codes[i] = -1;
         else why = put_factor(col, b->row0 + i, s, n, h[i]);
@@ -259,17 +288,23 @@ static int put_factor_rows(evm__csvcol *col, const evm__batch *b, const evm__spa
 int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, evm__span *spans,
                           int64_t *bad_row, evm_ctx *c)
 {
-    trim_spans(b, spans);
     int64_t k = 0;
     int why = PUT_OK;
-    for (; k < b->n && why == PUT_OK && col->kind != EVM__KIND_FACTOR; k++)
-        why = put_value(col, b->row0 + k, b->piece + spans[k].off, spans[k].len, b, k);
+    for (; k < b->n && why == PUT_OK && col->kind == EVM__KIND_UNDECIDED; k++) {
+        size_t n;
+        const char *s = span_value(b, &spans[k], &n);
+        why = put_value(col, b->row0 + k, s, n, b, k);
+    }
     if (why != PUT_OK) k--;
-    else if (k < b->n) why = put_factor_rows(col, b, spans, k, &k);
+    else if (k < b->n && col->kind == EVM__KIND_NUMERIC)
+        why = put_numeric_rows(col, b, spans, k, &k);
+    else if (k < b->n)
+        why = put_factor_rows(col, b, spans, k, &k);
     if (why == PUT_OK) return EVM_OK;
     *bad_row = k;
-    const char *s = b->piece + spans[k].off;
-    return fail_value(col, why, s, spans[k].len, field_line(b, k, s), c);
+    size_t n;
+    const char *s = span_value(b, &spans[k], &n);
+    return fail_value(col, why, s, n, field_line(b, k, s), c);
 }
 
 /* Shrink an array to n elements (at least one, so realloc never frees). */

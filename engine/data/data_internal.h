@@ -48,6 +48,35 @@ void *evm__grow_huge(void *p, size_t old_count, size_t new_count, size_t size);
  * Returns 1 (number, *out set), 0 (not a number) or EVM_ERR_NOMEM (a very long number
  * needed a scratch copy that could not be allocated). */
 int evm__parse_number(const char *s, size_t n, double *out);
+/* The common case inline: [-]digits[.digits] with at most 15 digits in all, so the
+ * digits make an exact integer m < 2^53 and the value m / 10^k (k <= 15) is correctly
+ * rounded by one IEEE division.  Returns 1 with *out, or 0: use evm__parse_number. */
+static inline int evm__parse_simple(const char *s, size_t n, double *out)
+{
+    static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = n && s[0] == '-';
+    if (n - i == 0 || n - i > 16) return 0;
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d < 10) {
+            m = m * 10 + d;
+            digits++;
+            if (frac >= 0) frac++;
+        } else if (s[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (digits == 0 || digits > 15) return 0;
+    double v = (double)m / p10[frac > 0 ? frac : 0];
+    *out = s[0] == '-' ? -v : v;
+    return 1;
+}
+
 /* 1 if [s, s+n) is NaN, Inf or Infinity (any case) with an optional sign. */
 int evm__is_nonfinite_word(const char *s, size_t n);
 
