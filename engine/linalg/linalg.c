@@ -11,10 +11,25 @@ void evm__blas_single_thread(void) { openblas_set_num_threads(1); }
 
 /* Sizes reaching BLAS are bounded by the model (block sizes); they fit in int by
  * construction (checked when blocks are sized in lmm/structure.c). */
+/* Below these sizes a BLAS call costs more than the arithmetic (and OpenBLAS takes a lock
+ * for its buffers, which serialises the bootstrap's threads): plain loops instead.  The
+ * loops' summation order is fixed, so results stay independent of the thread count. */
+#define EVM__SMALL_DIM 16
+#define EVM__SMALL_WORK 4096
+
 void evm__gemm_nt_sub(int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
                       const double *b, int64_t ldb, double *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0 || k <= 0) return;
+    if (m * n * k <= EVM__SMALL_WORK) {
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t i = 0; i < m; i++) {
+                double s = 0.0;
+                for (int64_t l = 0; l < k; l++) s += a[i + l * lda] * b[j + l * ldb];
+                c[i + j * ldc] -= s;
+            }
+        return;
+    }
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, -1.0, a,
                 (int)lda, b, (int)ldb, 1.0, c, (int)ldc);
 }
@@ -23,6 +38,15 @@ void evm__syrk_sub(int64_t n, int64_t k, const double *a, int64_t lda, double *c
                    int64_t ldc)
 {
     if (n <= 0 || k <= 0) return;
+    if (n <= EVM__SMALL_DIM && n * n * k <= 64 * EVM__SMALL_WORK) {
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t i = j; i < n; i++) {
+                double s = 0.0;
+                for (int64_t l = 0; l < k; l++) s += a[i + l * lda] * a[j + l * lda];
+                c[i + j * ldc] -= s;
+            }
+        return;
+    }
     cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)k, -1.0, a, (int)lda,
                 1.0, c, (int)ldc);
 }
@@ -46,6 +70,21 @@ void evm__syrk_t_add(int64_t n, int64_t k, const double *a, int64_t lda, double 
 int evm__potrf(int64_t n, double *a, int64_t lda)
 {
     if (n <= 0) return 0;
+    if (n <= EVM__SMALL_DIM) {   /* the (p+1)×(p+1) corner: plain column Cholesky */
+        for (int64_t j = 0; j < n; j++) {
+            double d = a[j + j * lda];
+            for (int64_t l = 0; l < j; l++) d -= a[j + l * lda] * a[j + l * lda];
+            if (!(d > 0.0)) return (int)j + 1;
+            d = sqrt(d);
+            a[j + j * lda] = d;
+            for (int64_t i = j + 1; i < n; i++) {
+                double t = a[i + j * lda];
+                for (int64_t l = 0; l < j; l++) t -= a[i + l * lda] * a[j + l * lda];
+                a[i + j * lda] = t / d;
+            }
+        }
+        return 0;
+    }
     lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, a,
                                           (lapack_int)lda);
     return info > 0 ? (int)info : (info < 0 ? 1 : 0);
