@@ -44,7 +44,8 @@ static const char effects_help[] =
     "  --sd-ref SD        also give each effect divided by this reference SD (e.g. a\n"
     "                     national norm's)\n"
     "  --level L          confidence and prediction level (default 0.95)\n"
-    "  --ddf METHOD       df of the contrasts: satterthwaite (default) or none (normal)\n"
+    "  --ddf METHOD       df of the contrasts: satterthwaite (default), kenward-roger,\n"
+    "                     residual or none (normal)\n"
     "  --no-profile       skip the profile intervals of the SD of school effects and of\n"
     "                     the intra-class correlations\n"
     "  --out FILE.h5      write the fit and /effects to FILE.h5\n"
@@ -176,9 +177,12 @@ static int read_request(const cli_args *a, effects_request *q)
         (parse_double(s, &q->o.level) || !(q->o.level > 0 && q->o.level < 1)))
         return cli_usage_error("effects", "--level '%s' is not a number between 0 and 1", s);
     if ((s = cli_value(a, "ddf"))) {
-        if (strcmp(s, "satterthwaite") == 0) q->o.ddf = EVM_DDF_SATTERTHWAITE;
-        else if (strcmp(s, "none") == 0) q->o.ddf = EVM_DDF_NONE;
-        else return cli_usage_error("effects", "--ddf '%s' is not satterthwaite or none", s);
+        evm_ctx *dc = evm_ctx_create();
+        const int bad = !dc || evm_ddf_parse(s, &q->o.ddf, dc) != EVM_OK;
+        evm_ctx_destroy(&dc);
+        if (bad)
+            return cli_usage_error("effects", "--ddf '%s' is not one of satterthwaite, "
+                                              "kenward-roger, residual, none", s);
     }
     if ((s = cli_value(a, "threads")) && cli_parse_posint(s, 65536, &q->threads))
         return cli_usage_error("effects", "--threads '%s' is not a positive whole number", s);

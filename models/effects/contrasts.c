@@ -4,7 +4,8 @@
  *   contrast(emmeans(m, ~ T | V, at = ...), "revpairwise")  and
  *   contrast(emmeans(m, ~ T * V), interaction = c("revpairwise", "trt.vs.ctrl"))
  * with emm_options(lmer.df = "satterthwaite"): estimate Lβ̂, SE √(L V̂ Lᵀ), df of lmerTest
- * (evm__satt_df), t, two-sided p and the t-based CI.  A variable outside the model, or one
+ * (evm__satt_df), t, two-sided p and the t-based CI; with --ddf kenward-roger the adjusted
+ * V̂ and df of pbkrtest (emmeans' lmer.df = "kenward-roger"), residual: n − p.  A variable outside the model, or one
  * that does not interact with the treatment, gives the same effect in every level. */
 #include "effects_internal.h"
 
@@ -20,32 +21,41 @@ int evx_inference(evm_lmm *m, const evm_effects_opts *o, const double *L, int k,
 {
     const int p = m->p;
     evm__satt *s = NULL;
-    int st = EVM_OK, need_df = 0;
-    for (int r = 0; r < k; r++) {
+    evm__kr *kr = NULL;
+    int st = EVM_OK;
+    /* Kenward-Roger tests use its adjusted Var(β) for the SE too (as pbkrtest / lmerTest) */
+    const double *V = m->vcov;
+    if (o->ddf == EVM_DDF_KENWARD_ROGER) {
+        if ((st = evm__kr_create(m, &kr, c)) < 0) return st;
+        V = evm__kr_vcov_adj(kr);
+    } else if (o->ddf == EVM_DDF_SATTERTHWAITE) {
+        if ((st = evm__satt_create(m, &s, c)) < 0) return st;
+    }
+    for (int r = 0; r < k && st >= 0; r++) {
         const double *l = L + (int64_t)r * p;
         double e = 0.0, v = 0.0, nz = 0.0;
         for (int a = 0; a < p; a++) {
             e += l[a] * m->beta[a];
             nz += fabs(l[a]);
-            for (int b = 0; b < p; b++) v += l[a] * m->vcov[a + b * p] * l[b];
+            for (int b = 0; b < p; b++) v += l[a] * V[a + b * p] * l[b];
         }
         est[r] = isnan(l[0]) ? NAN : e;
         se[r] = isnan(l[0]) ? NAN : sqrt(v > 0.0 ? v : 0.0);
         df[r] = o->ddf == EVM_DDF_NONE ? INFINITY : NAN;
-        if (nz > 0.0 && !isnan(l[0])) need_df = 1;
-    }
-    if (o->ddf == EVM_DDF_NONE || !need_df) return EVM_OK;
-    if (o->ddf != EVM_DDF_SATTERTHWAITE)
-        return evm__fail(c, EVM_ERR_ARG, "effects: --ddf %s is not available (satterthwaite or none)",
-                         evm_ddf_name(o->ddf));
-    if ((st = evm__satt_create(m, &s, c)) < 0) return st;
-    for (int r = 0; r < k && st >= 0; r++) {
-        const double *l = L + (int64_t)r * p;
-        double nz = 0.0;
-        for (int a = 0; a < p; a++) nz += fabs(l[a]);
-        if (nz > 0.0 && !isnan(l[0])) st = evm__satt_df(s, l, 1, &df[r], c);
+        if (!(nz > 0.0) || isnan(l[0])) continue;
+        switch (o->ddf) {
+        case EVM_DDF_SATTERTHWAITE: st = evm__satt_df(s, l, 1, &df[r], c); break;
+        case EVM_DDF_KENWARD_ROGER: {
+            double F, ndf;
+            st = evm__kr_ftest(kr, m->beta, l, 1, &F, &ndf, &df[r], c);
+            break;
+        }
+        case EVM_DDF_RESIDUAL: df[r] = (double)(m->mf->n - m->p); break;
+        case EVM_DDF_NONE: break;
+        }
     }
     evm__satt_destroy(&s);
+    evm__kr_destroy(&kr);
     evm__lmm_restore(m);
     return st < 0 ? st : EVM_OK;
 }

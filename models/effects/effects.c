@@ -118,12 +118,12 @@ static int check_opts(const evm_effects_opts *o, evm_ctx *c)
     return EVM_OK;
 }
 
-/* Satterthwaite df, t and p of /fixef, as `evalmix fit` would report with inference. */
+/* df, t and p of /fixef by the same method, as `evalmix fit --ddf` reports them. */
 static int fixef_inference(evm_lmm *m, const evm_effects_opts *o, evm_result *r, evm_ctx *c)
 {
     evm_infer_opts io;
     evm_infer_opts_default(&io);
-    io.ddf = o->ddf == EVM_DDF_NONE ? EVM_DDF_NONE : EVM_DDF_SATTERTHWAITE;
+    io.ddf = o->ddf;
     return evm_lmm_infer(m, &io, r, c);
 }
 

@@ -163,4 +163,20 @@ check "--ml --reml: exit 2" [ "$RC" -eq 2 ]
 run effects $D --formula "$F" --treatment treat --bogus
 check "unknown option: exit 2" [ "$RC" -eq 2 ]
 
+# ---------------------------------------------------------------- --ddf kenward-roger
+# On the bundled example, as emmeans 1.8 with emm_options(lmer.df = "kenward-roger"):
+#   contrast(emmeans(m, ~ treat | cohort, at = list(treat = c(0, 1))), "revpairwise")
+#   cohort 1: 0.2458057 SE 0.10371804 df 22.65;  cohort 2: 0.3786929 SE 0.10477348 df 23.31
+EX=datasets/evaluation_example.csv
+EXF='score ~ prior + frl + ell + black + treat*factor(cohort) + (1 + treat|school) + (1|school:classroom)'
+run effects $EX --formula "$EXF" --treatment treat --by cohort --ddf kenward-roger --no-profile
+check "kr: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "kr: method named" has "$TMP/out" "Kenward-Roger df"
+check "kr: cohort 1 as emmeans" has "$TMP/out" "^cohort = 1 +0\.246 +0\.104 +22\.[67] "
+check "kr: cohort 2 as emmeans" has "$TMP/out" "^cohort = 2 +0\.379 +0\.105 +23\.3 "
+run effects $EX --formula "$EXF" --treatment treat --ddf residual --no-profile
+check "residual ddf: exit 0, got $RC" [ "$RC" -eq 0 ]
+run effects $EX --formula "$EXF" --treatment treat --ddf wrong
+check "bad ddf: usage error, got $RC" [ "$RC" -eq 2 ]
+
 cli_done
