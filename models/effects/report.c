@@ -384,7 +384,7 @@ int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c)
                                          "has no random treatment slope)", path);
     int64_t k = 0;
     const char **lab = evm__calloc((size_t)e->nsite, sizeof *lab);
-    const char **grp = evm__calloc((size_t)e->nsite, sizeof *grp);
+    char **grp = evm__calloc((size_t)e->nsite, sizeof *grp);   /* legend: "cohort 1" */
     double *est = evm__malloc((size_t)e->nsite, sizeof *est);
     double *lo = evm__malloc((size_t)e->nsite, sizeof *lo);
     double *hi = evm__malloc((size_t)e->nsite, sizeof *hi);
@@ -396,7 +396,11 @@ int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c)
     for (int64_t s = 0; s < e->nsite; s++) {
         if (e->suppressed[s] || isnan(e->est[s])) continue;
         lab[k] = e->site_id[s];
-        grp[k] = e->site_group[s] ? e->site_group[s] : "";
+        grp[k] = evm__asprintf("%s %s", e->group_var, e->site_group[s] ? e->site_group[s] : "");
+        if (!grp[k]) {
+            st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
         est[k] = e->est[s], lo[k] = e->pred_lower[s], hi[k] = e->pred_upper[s];
         k++;
     }
@@ -405,11 +409,13 @@ int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c)
     char *title = evm__asprintf("School-by-school effects (%s)%s%s", e->site,
                                 *e->group_var ? ", by " : "", e->group_var);
     if (!xlab || !title) st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
-    else st = evm_plot_forest(path, k, lab, est, lo, hi, *e->group_var ? grp : NULL, e->pooled,
-                              xlab, title, c);
+    else st = evm_plot_forest(path, k, lab, est, lo, hi,
+                              *e->group_var ? (const char *const *)grp : NULL, e->pooled, xlab,
+                              title, c);
     free(xlab);
     free(title);
 cleanup:
+    for (int64_t s = 0; grp && s < e->nsite; s++) free(grp[s]);
     free(lab), free(grp), free(est), free(lo), free(hi);
     return st;
 }
