@@ -28,7 +28,7 @@ expect_help "evalmix --help" --help
 cp "$TMP/out" "$TMP/main_help"
 expect_help "evalmix -h" -h
 check "-h same as --help" diff "$TMP/main_help" "$TMP/out"
-for cmd in fit show; do
+for cmd in fit show compare effects match wwc simulate; do
     check "evalmix --help lists $cmd" has "$TMP/main_help" "^  $cmd  "
     check "$DOC documents $cmd" has $DOC "^## \`evalmix $cmd\`"
 done
