@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The one place the options of `fit` are described (docs/cli.md repeats it). */
@@ -49,6 +50,8 @@ static const char fit_help[] =
     "  --strict           exit with status 3 if there was any warning (the file is\n"
     "                     still written)\n"
     "  --quiet            do not print the summary (warnings still go to stderr)\n"
+    "  --timings          print the wall time of each stage (read, model, fit,\n"
+    "                     inference, write) to stderr\n"
     "  -h, --help         show this help and exit\n"
     "\n"
     "Exit status:\n"
@@ -73,6 +76,7 @@ static const cli_optspec fit_opts[] = {
     {"max-eval", CLI_VALUE, 0},
     {"strict", CLI_FLAG, 0},
     {"quiet", CLI_FLAG, 0},
+    {"timings", CLI_FLAG, 0},
     {"ddf", CLI_VALUE, 0},
     {"contrast", CLI_VALUE, 1},
     {"anova", CLI_FLAG, 0},
@@ -85,7 +89,7 @@ static const cli_optspec fit_opts[] = {
 
 typedef struct {
     const char *input, *formula, *weights, *out;
-    int reml, strict, quiet, threads, max_eval;
+    int reml, strict, quiet, timings, threads, max_eval;
     int nref;
     char **ref_var, **ref_level;
     evm_infer_opts infer;
@@ -234,6 +238,7 @@ static int read_request(const cli_args *a, fit_request *q)
     q->out = cli_value(a, "out");
     q->strict = cli_count(a, "strict") > 0;
     q->quiet = cli_count(a, "quiet") > 0;
+    q->timings = cli_count(a, "timings") > 0;
     q->threads = 0;  /* all cores */
     const char *s = cli_value(a, "threads");
     if (s && cli_parse_posint(s, 65536, &q->threads))
@@ -360,8 +365,42 @@ static int report_fit_warnings(const evm_ctx *c, int fit_status)
     return n;
 }
 
+/* --timings: wall time of each stage, printed to stderr at the end. */
+enum { ST_READ, ST_MODEL, ST_FIT, ST_INFER, ST_WRITE, ST_N };
+typedef struct {
+    struct timespec start, last;
+    double sec[ST_N];
+} stage_clock;
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + 1e-9 * (double)(b->tv_nsec - a->tv_nsec);
+}
+
+static void stage_done(stage_clock *k, int stage)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    k->sec[stage] += seconds_between(&k->last, &now);
+    k->last = now;
+}
+
+static void print_timings(const stage_clock *k, const evm_result *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    fprintf(stderr,
+            "evalmix: timings: read %.3f s, model %.3f s, fit %.3f s (%d evaluations), "
+            "inference %.3f s, write %.3f s; total %.3f s\n",
+            k->sec[ST_READ], k->sec[ST_MODEL], k->sec[ST_FIT], r->n_evaluations,
+            k->sec[ST_INFER], k->sec[ST_WRITE], seconds_between(&k->start, &now));
+}
+
 static int run_fit(const fit_request *q, int full_argc, char **full_argv)
 {
+    stage_clock clk = {0};
+    clock_gettime(CLOCK_MONOTONIC, &clk.start);
+    clk.last = clk.start;
     int st = CLI_EXIT_ERROR, fit_status = 0;
     evm_ctx *c = evm_ctx_create();
     evm_colreq *req = NULL, *all = NULL;
@@ -393,20 +432,26 @@ static int run_fit(const fit_request *q, int full_argc, char **full_argv)
     if (check_columns(q->input, all, nall, q->formula, &o, c) < 0) goto engine_error;
     if (evm_csv_read(q->input, all, nall, &frame, c) < 0) goto engine_error;
     if (evm_frame_sha256(frame)) snprintf(sha, sizeof sha, "%s", evm_frame_sha256(frame));
+    stage_done(&clk, ST_READ);
     if (evm_lmm_create(q->formula, frame, &o, &m, c) < 0) goto engine_error;
     evm_frame_destroy(&frame);  /* the model keeps what it needs */
+    stage_done(&clk, ST_MODEL);
     fit_status = evm_lmm_fit(m, c);
     if (fit_status < 0) goto engine_error;
     if (evm_lmm_result(m, &r, c) < 0) goto engine_error;
+    stage_done(&clk, ST_FIT);
     evm_infer_opts io = q->infer;
     if (io.nboot > 0 && isatty(STDERR_FILENO)) io.progress = cli_progress, io.progress_arg = "bootstrap";
     int inf_status = evm_lmm_infer(m, &io, r, c);
     if (inf_status < 0) goto engine_error;
     if (inf_status > 0 && fit_status == 0) fit_status = inf_status;
     evm_lmm_destroy(&m);
+    stage_done(&clk, ST_INFER);
     if (cli_set_provenance(r, full_argc, full_argv, q->input, sha, evm_ctx_threads(c)))
         goto nomem;
     if (q->out && evm_h5_write_fit(q->out, r, c) < 0) goto engine_error;
+    stage_done(&clk, ST_WRITE);
+    if (q->timings) print_timings(&clk, r);
 
     if (!q->quiet) evm_result_print(stdout, r);
     st = cli_finish_stdout(CLI_EXIT_OK);  /* the summary before the warnings */

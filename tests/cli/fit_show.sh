@@ -59,6 +59,13 @@ check "show: same summary as fit" diff "$TMP/fit.txt" "$TMP/out"
 run fit $SLEEP --formula "$SLEEP_F" --out "$TMP/quiet.h5" --quiet
 check "quiet: exit 0, got $RC" [ "$RC" -eq 0 ]
 check "quiet: nothing on stdout" [ ! -s "$TMP/out" ]
+
+# --timings: one line on stderr with every stage and the evaluation count.
+run fit $SLEEP --formula "$SLEEP_F" --quiet --timings
+check "timings: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "timings: one line with every stage" has "$TMP/err" \
+    "^evalmix: timings: read [0-9.]* s, model [0-9.]* s, fit [0-9.]* s \\([1-9][0-9]* evaluations\\), inference [0-9.]* s, write [0-9.]* s; total [0-9.]* s$"
+check "timings: nothing else on stderr" nlines "$TMP/err" 1
 run show "$TMP/quiet.h5"
 check "quiet: file holds the same fit" diff "$TMP/fit.txt" "$TMP/out"
 
