@@ -1,11 +1,21 @@
-/* par.c — a minimal fork-join over pthreads with dynamic task claiming. */
+/* par.c — fork-join with dynamic task claiming, on persistent helper threads.
+ *
+ * A dense Cholesky step or a triangular solve is a few hundred microseconds of work; a
+ * fit makes thousands of such calls, so starting threads per call (~30 µs each on a
+ * virtual machine) would cost more than the work it splits.  Helpers are started once,
+ * on first use, and sleep on a condition variable between rounds.  The pool serves one
+ * round at a time: a call made while it is busy (from a task, or from another thread)
+ * starts its own threads for that call, as a plain fork-join would. */
 #include "par.h"
 
 #include "internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#define EVM__POOL_MAX 64
 
 typedef struct {
     void (*fn)(void *, int);
@@ -14,11 +24,59 @@ typedef struct {
     atomic_int next;
 } job;
 
-static void *worker(void *p)
+static void run_job(job *j)
 {
-    job *j = p;
     for (int t; (t = atomic_fetch_add(&j->next, 1)) < j->ntasks;) j->fn(j->arg, t);
+}
+
+static void *oneshot(void *p)
+{
+    run_job(p);
     return NULL;
+}
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    atomic_flag busy;     /* a round is being served */
+    int nhelpers;         /* started so far (they never exit) */
+    long round;           /* incremented by each round */
+    int want;             /* helpers taking part in the current round: ids 0..want-1 */
+    int pending;          /* of those, how many have not finished yet */
+    job *cur;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          ATOMIC_FLAG_INIT, 0, 0, 0, 0, NULL};
+
+static void *helper(void *p)
+{
+    const int id = (int)(intptr_t)p;
+    long seen = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.round == seen) pthread_cond_wait(&pool.wake, &pool.mu);
+        seen = pool.round;
+        if (id >= pool.want) continue;
+        job *j = pool.cur;
+        pthread_mutex_unlock(&pool.mu);
+        run_job(j);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.pending == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* Plain fork-join: threads started for this call only. */
+static int fork_join(job *j, int threads)
+{
+    pthread_t *tid = evm__malloc((size_t)threads - 1, sizeof *tid);
+    int started = 0;
+    if (tid)
+        for (; started < threads - 1; started++)
+            if (pthread_create(&tid[started], NULL, oneshot, j)) break;
+    run_job(j);
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    free(tid);
+    return started == threads - 1 ? EVM_OK : EVM_ERR_NOMEM;
 }
 
 int evm__parallel_for(int ntasks, int threads, void (*fn)(void *arg, int task), void *arg)
@@ -26,16 +84,34 @@ int evm__parallel_for(int ntasks, int threads, void (*fn)(void *arg, int task), 
     job j = {fn, arg, ntasks, 0};
     if (threads > ntasks) threads = ntasks;
     if (threads <= 1) {
-        worker(&j);
+        run_job(&j);
         return EVM_OK;
     }
-    pthread_t *tid = evm__malloc((size_t)threads - 1, sizeof *tid);
-    int started = 0;
-    if (tid)
-        for (; started < threads - 1; started++)
-            if (pthread_create(&tid[started], NULL, worker, &j)) break;
-    worker(&j);
-    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
-    free(tid);
-    return EVM_OK;
+    if (threads - 1 > EVM__POOL_MAX || atomic_flag_test_and_set(&pool.busy))
+        return fork_join(&j, threads);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.nhelpers < threads - 1) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int bad = pthread_create(&t, &at, helper, (void *)(intptr_t)pool.nhelpers);
+        pthread_attr_destroy(&at);
+        if (bad) break;
+        pool.nhelpers++;
+    }
+    const int want = pool.nhelpers < threads - 1 ? pool.nhelpers : threads - 1;
+    pool.cur = &j;
+    pool.want = want;
+    pool.pending = want;
+    pool.round++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    run_job(&j);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pool.cur = NULL;
+    pthread_mutex_unlock(&pool.mu);
+    atomic_flag_clear(&pool.busy);
+    return want == threads - 1 ? EVM_OK : EVM_ERR_NOMEM;
 }
