@@ -3,9 +3,13 @@
  * Cost per evaluation: O(Σ levels·q²·p + p³) for nested designs, independent of n. */
 #include "lmm_internal.h"
 
+#include "internal.h"
 #include "linalg/linalg.h"
+#include "par/par.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void set_T(evm_lmm *m, const double *theta)
@@ -125,14 +129,31 @@ static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk 
 
 /* Lower triangle of the dense D (n×n) -= B Bᵀ for a sparse or nested block B (rows of the
  * term with q columns per level, columns of term j).  Row levels are sorted within each
- * column (structure.c), so only pairs e >= f are visited. */
-static void sub_sym_sparse(double *D, int64_t n, const evm__offblk *ob, const evm__term *tj, int q)
+ * column (structure.c), so only pairs e >= f are visited.  Task t updates only the columns
+ * of D of row levels [lo, hi): each entry of D gets the same updates, in the same order,
+ * whatever the number of threads. */
+typedef struct {
+    double *D;
+    int64_t n;
+    const evm__offblk *ob;
+    const evm__term *tj;
+    int q, ntasks;
+    int64_t *bound;   /* [ntasks + 1] row-level boundaries, balanced for a triangle */
+} symsub_job;
+
+static void sub_sym_task(void *arg, int t)
 {
-    const int qj = tj->q;
-    for (int64_t c = 0; c < tj->nl; c++) {
+    const symsub_job *s = arg;
+    const evm__offblk *ob = s->ob;
+    const int q = s->q, qj = s->tj->q;
+    const int64_t lo = s->bound[t], hi = s->bound[t + 1], n = s->n;
+    for (int64_t c = 0; c < s->tj->nl; c++) {
         const int64_t e0 = ob->colptr[c], e1 = ob->colptr[c + 1];
         for (int64_t f = e0; f < e1; f++) {
-            double *Dc = D + ob->rowlev[f] * q * n;
+            const int64_t rf = ob->rowlev[f];
+            if (rf < lo) continue;
+            if (rf >= hi) break;
+            double *Dc = s->D + rf * q * n;
             if (q == 1 && qj == 1) {
                 const double rv = ob->L[f];
                 for (int64_t e = f; e < e1; e++) Dc[ob->rowlev[e]] -= ob->L[e] * rv;
@@ -143,6 +164,20 @@ static void sub_sym_sparse(double *D, int64_t n, const evm__offblk *ob, const ev
                           Dc + ob->rowlev[e] * q, n);
         }
     }
+}
+
+static void sub_sym_sparse(double *D, int64_t n, const evm__offblk *ob, const evm__term *tj, int q,
+                           int threads)
+{
+    enum { TASKS = 16 };
+    int64_t bound[TASKS + 1];
+    const int64_t nlev = n / q;
+    /* boundaries at equal areas of the lower triangle: column j carries ~ (nlev - j) */
+    for (int t = 0; t <= TASKS; t++)
+        bound[t] = nlev - (int64_t)((double)nlev * sqrt(1.0 - (double)t / TASKS) + 0.5);
+    bound[TASKS] = nlev;
+    symsub_job s = {D, n, ob, tj, q, TASKS, bound};
+    evm__parallel_for(TASKS, threads, sub_sym_task, &s);
 }
 
 /* B (rows × n_k, ldb) <- B L_kkᵀ⁻¹ */
@@ -165,10 +200,83 @@ static void right_solve(const evm__term *tk, double *B, int64_t rows, int64_t ld
         evm__rsolve_lt_small(rows, q, tk->L + c * q * q, B + c * q * ldb, ldb);
 }
 
+/* The first term's levels are independent of each other (nothing is subtracted from
+ * them), so its per-level work runs in fixed chunks of levels on the model's threads;
+ * every value is computed the same way whatever the number of threads. */
+#define EVM__LEVEL_CHUNK 8192
+typedef struct {
+    evm_lmm *m;
+    const evm__term *tk;
+    evm__offblk *ob;
+    double tt;
+    atomic_int bad;
+} chunk_job;
+
+static void chunk_range(int t, int64_t n, int64_t *c0, int64_t *c1)
+{
+    *c0 = (int64_t)t * EVM__LEVEL_CHUNK;
+    *c1 = n - *c0 < EVM__LEVEL_CHUNK ? n : *c0 + EVM__LEVEL_CHUNK;
+}
+
+static void run_chunks(chunk_job *j, int64_t n, void (*fn)(void *, int))
+{
+    const int tasks = (int)((n + EVM__LEVEL_CHUNK - 1) / EVM__LEVEL_CHUNK);
+    evm__parallel_for(tasks, j->m->threads, fn, j);
+}
+
+static void diag0_task(void *arg, int t)
+{
+    chunk_job *j = arg;
+    const evm__term *tk = j->tk;
+    int64_t c0, c1;
+    chunk_range(t, tk->nl, &c0, &c1);
+    const double t2 = tk->T[0] * tk->T[0];
+    for (int64_t c = c0; c < c1; c++) {
+        const double d = t2 * tk->A[c] + 1.0;
+        if (!(d > 0.0)) j->bad = 1;
+        tk->L[c] = sqrt(d);
+    }
+}
+
+static void below0_task(void *arg, int t)
+{
+    chunk_job *j = arg;
+    const evm__term *tk = j->tk;
+    evm__offblk *ob = j->ob;
+    int64_t c0, c1;
+    chunk_range(t, tk->nl, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        const double d = tk->L[c];
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++)
+            ob->L[e] = j->tt * ob->A[e] / d;
+    }
+}
+
+static void xrows0_task(void *arg, int t)
+{
+    chunk_job *j = arg;
+    const evm__term *tk = j->tk;
+    const int px = j->m->px;
+    int64_t c0, c1;
+    chunk_range(t, tk->nl, &c0, &c1);
+    const double th = tk->T[0];
+    for (int64_t c = c0; c < c1; c++) {
+        const double f = th / tk->L[c];
+        const double *in = tk->AX + c * px;
+        double *out = tk->LX + c * px;
+        for (int r = 0; r < px; r++) out[r] = in[r] * f;
+    }
+}
+
 static int factor_diag(evm_lmm *m, int k)
 {
     evm__term *tk = &m->t[k];
     const int q = tk->q;
+    if (!tk->dense && q == 1 && k == 0) {   /* first scalar term: independent levels */
+        chunk_job j = {m, tk, NULL, 0, 0};
+        run_chunks(&j, tk->nl, diag0_task);
+        return j.bad ? -1 : 0;
+    }
     if (!tk->dense && q == 1) {   /* scalar random intercepts: the common case */
         const double t2 = tk->T[0] * tk->T[0];
         for (int64_t c = 0; c < tk->nl; c++) tk->L[c] = t2 * tk->A[c] + 1.0;
@@ -219,7 +327,7 @@ static int factor_diag(evm_lmm *m, int k)
         if (kj->type == EVM__BLK_DENSE)
             evm__syrk_sub(n, m->t[j].n, kj->L, n, tk->L, n);
         else
-            sub_sym_sparse(tk->L, n, kj, &m->t[j], q);
+            sub_sym_sparse(tk->L, n, kj, &m->t[j], q, m->threads);
     }
     return evm__potrf_par(n, tk->L, n, m->threads) ? -1 : 0;
 }
@@ -229,6 +337,11 @@ static void factor_below(evm_lmm *m, int i, int k)
     evm__offblk *ob = evm__off(m, i, k);
     const evm__term *ti = &m->t[i], *tk = &m->t[k];
     const int qi = ti->q, qk = tk->q, qq = qi * qk;
+    if (ob->type != EVM__BLK_DENSE && qq == 1 && k == 0) {   /* independent columns */
+        chunk_job j = {m, tk, ob, ti->T[0] * tk->T[0], 0};
+        run_chunks(&j, tk->nl, below0_task);
+        return;
+    }
     if (ob->type != EVM__BLK_DENSE && qq == 1) {   /* scalar terms */
         const double tt = ti->T[0] * tk->T[0];
         for (int64_t e = 0; e < ob->colptr[tk->nl]; e++) ob->L[e] = tt * ob->A[e];
@@ -288,13 +401,8 @@ static void factor_xrows(evm_lmm *m, int k)
     evm__term *tk = &m->t[k];
     const int q = tk->q, px = m->px;
     if (q == 1 && k == 0 && !tk->dense) {   /* first scalar term: scale and solve in one pass */
-        const double t = tk->T[0];
-        for (int64_t c = 0; c < tk->nl; c++) {
-            const double f = t / tk->L[c];
-            const double *in = tk->AX + c * px;
-            double *out = tk->LX + c * px;
-            for (int r = 0; r < px; r++) out[r] = in[r] * f;
-        }
+        chunk_job j = {m, tk, NULL, 0, 0};
+        run_chunks(&j, tk->nl, xrows0_task);
         return;
     }
     if (q == 1) {
@@ -314,6 +422,44 @@ static void factor_xrows(evm_lmm *m, int k)
     for (int j = 0; j < k; j++)
         sub_product(tk->LX, px, px, NULL, m->t[j].LX, px, 0, evm__off(m, k, j), &m->t[j], tk);
     right_solve(tk, tk->LX, px, px, m->threads);
+}
+
+/* LXX -= LX LXᵀ over the term's columns: one BLAS call for small terms; for long terms,
+ * partial products of fixed chunks of columns on the threads, subtracted in chunk order
+ * (the same sums whatever the number of threads). */
+typedef struct {
+    const evm__term *tk;
+    int px;
+    double *part;   /* [tasks][px * px] */
+} lxx_job;
+
+static void lxx_task(void *arg, int t)
+{
+    const lxx_job *j = arg;
+    const int64_t c0 = (int64_t)t * EVM__LEVEL_CHUNK;
+    const int64_t w = j->tk->n - c0 < EVM__LEVEL_CHUNK ? j->tk->n - c0 : EVM__LEVEL_CHUNK;
+    double *P = j->part + (int64_t)t * j->px * j->px;
+    memset(P, 0, sizeof(double) * j->px * j->px);
+    evm__syrk_add(j->px, w, j->tk->LX + c0 * j->px, j->px, P, j->px);
+}
+
+static int sub_lx_products(evm_lmm *m, const evm__term *tk)
+{
+    const int px = m->px;
+    const int tasks = (int)((tk->n + EVM__LEVEL_CHUNK - 1) / EVM__LEVEL_CHUNK);
+    if (tasks < 2) {
+        evm__syrk_sub(px, tk->n, tk->LX, px, m->LXX, px);
+        return 0;
+    }
+    lxx_job j = {tk, px, evm__malloc((size_t)tasks * px * px, sizeof(double))};
+    if (!j.part) return -1;
+    evm__parallel_for(tasks, m->threads, lxx_task, &j);
+    for (int t = 0; t < tasks; t++)
+        for (int b = 0; b < px; b++)
+            for (int a = b; a < px; a++)
+                m->LXX[a + b * px] -= j.part[(int64_t)t * px * px + a + b * px];
+    free(j.part);
+    return 0;
 }
 
 /* Σ log of the diagonal of L_kk, as the log of a product kept in range with frexp (one
@@ -353,7 +499,8 @@ double evm__lmm_factor(evm_lmm *m, const double *theta)
         logdetL += log_diag_product(tk);
     }
     memcpy(m->LXX, m->AXX, sizeof(double) * px * px);
-    for (int k = 0; k < K; k++) evm__syrk_sub(px, m->t[k].n, m->t[k].LX, px, m->LXX, px);
+    for (int k = 0; k < K; k++)
+        if (sub_lx_products(m, &m->t[k])) return HUGE_VAL;
     if (evm__potrf(px, m->LXX, px)) return HUGE_VAL;
     double logdetRX = 0.0;
     for (int a = 0; a < p; a++) logdetRX += log(m->LXX[a + a * px]);

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "linalg/linalg.h"
+#include "par/par.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -364,29 +365,49 @@ static void quantiles7(double *r, int64_t n, double q[5])
     q[4] = mx;
 }
 
-static int residual_quantiles(evm_lmm *m)
+/* Scaled (Pearson) residuals of rows [t·CHUNK, (t+1)·CHUNK), one cache-sized chunk per
+ * task: each row's value is computed the same way whatever the thread count. */
+#define EVM__RESID_CHUNK 16384
+typedef struct {
+    const evm_lmm *m;
+    double *r;
+} resid_job;
+
+static void resid_task(void *arg, int t)
 {
+    const resid_job *j = arg;
+    const evm_lmm *m = j->m;
     const evm__modelframe *mf = m->mf;
-    const int64_t n = mf->n;
-    double *r = evm__malloc((size_t)n, sizeof *r);
-    if (!r) return EVM_ERR_NOMEM;
-    for (int64_t i = 0; i < n; i++) r[i] = mf->y[i];
+    const int64_t n = mf->n, r0 = (int64_t)t * EVM__RESID_CHUNK;
+    const int64_t r1 = n - r0 < EVM__RESID_CHUNK ? n : r0 + EVM__RESID_CHUNK;
+    double *r = j->r;
+    for (int64_t i = r0; i < r1; i++) r[i] = mf->y[i];
     for (int a = 0; a < m->p; a++) {
         const double ba = m->beta[a], *x = mf->X + (int64_t)a * n;
-        for (int64_t i = 0; i < n; i++) r[i] -= x[i] * ba;
+        for (int64_t i = r0; i < r1; i++) r[i] -= x[i] * ba;
     }
     for (int k = 0; k < m->K; k++) {
         const evm__reterm *re = &mf->re[m->t[k].src];
         const int q = re->q;
         for (int a = 0; a < q; a++) {
             const double *z = re->Z + (int64_t)a * n, *bk = m->b[k] + a;
-            for (int64_t i = 0; i < n; i++) r[i] -= z[i] * bk[(int64_t)re->codes[i] * q];
+            for (int64_t i = r0; i < r1; i++) r[i] -= z[i] * bk[(int64_t)re->codes[i] * q];
         }
     }
     const double inv = 1.0 / m->sigma;
-    for (int64_t i = 0; i < n; i++) r[i] *= (mf->w ? sqrt(mf->w[i]) : 1.0) * inv;
+    for (int64_t i = r0; i < r1; i++) r[i] *= (mf->w ? sqrt(mf->w[i]) : 1.0) * inv;
+}
+
+static int residual_quantiles(evm_lmm *m)
+{
+    const int64_t n = m->mf->n;
+    double *r = evm__malloc((size_t)n, sizeof *r);
+    if (!r) return EVM_ERR_NOMEM;
+    resid_job j = {m, r};
+    evm__parallel_for((int)((n + EVM__RESID_CHUNK - 1) / EVM__RESID_CHUNK), m->threads,
+                      resid_task, &j);
     if (n < 2) {
-        for (int j = 0; j < 5; j++) m->resid_q[j] = n ? r[0] : NAN;
+        for (int k = 0; k < 5; k++) m->resid_q[k] = n ? r[0] : NAN;
     } else {
         quantiles7(r, n, m->resid_q);
     }
