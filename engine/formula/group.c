@@ -1,7 +1,8 @@
 /* group.c — grouping factors that are interactions of factors (a:b, and the b:a of a
  * nested (1|a/b)), as R's `a:b` followed by factor() (which drops unused combinations):
  * levels are the combinations that occur, ordered with the first factor varying slowest;
- * labels "la:lb".  Linear time: factors are combined pairwise, each pair by a direct table
+ * labels "la:lb".  Linear time: factors are combined pairwise; a pair whose first factor
+ * is nested in the second keeps the first's codes, others are combined by a direct table
  * when the product of level counts is small, else by a two-pass counting sort. */
 #include "formula_internal.h"
 
@@ -22,6 +23,23 @@ static int64_t combine_table(int32_t *a, int64_t na, const int32_t *b, int64_t n
     for (int64_t i = 0; i < n; i++) a[i] = tab[(int64_t)a[i] * nb + b[i]] - 1;
     free(tab);
     return next;
+}
+
+/* 1 when each level of a (na levels, all occurring) occurs with one level of b only
+ * (classrooms within schools): then the (a, b) pairs in lexicographic order are the
+ * levels of a, and a's codes are already the result.  0 when not, -1 out of memory. */
+static int is_nested_in(const int32_t *a, int64_t na, const int32_t *b, int64_t n)
+{
+    int32_t *of = evm__big_malloc((size_t)(na ? na : 1), sizeof *of);
+    if (!of) return -1;
+    for (int64_t l = 0; l < na; l++) of[l] = -1;
+    int nested = 1;
+    for (int64_t i = 0; i < n && nested; i++) {
+        if (of[a[i]] < 0) of[a[i]] = b[i];
+        else nested = of[a[i]] == b[i];
+    }
+    free(of);
+    return nested;
 }
 
 /* Stable counting sort of the rows `in` by key[row] (0..nk-1) into `out`. */
@@ -108,6 +126,9 @@ int evm__group_codes(const evm__mvar *const *f, int nf, int64_t n, int32_t **cod
     memcpy(codes, f[0]->code, (size_t)n * sizeof *codes);
     for (int k = 1; k < nf && nlev >= 0; k++) {
         int64_t nb = f[k]->nlev;
+        int nested = is_nested_in(codes, nlev, f[k]->code, n);
+        if (nested < 0) goto nomem;
+        if (nested) continue;
         int small = nb > 0 && nlev <= (n + 65536) / nb;
         nlev = small ? combine_table(codes, nlev, f[k]->code, nb, n)
                      : combine_sort(codes, nlev, f[k]->code, nb, n);
