@@ -137,7 +137,7 @@ typedef struct {
     int64_t n;
     const evm__offblk *ob;
     const evm__term *tj;
-    int q, ntasks;
+    int q;
     int64_t *bound;   /* [ntasks + 1] row-level boundaries, balanced for a triangle */
 } symsub_job;
 
@@ -169,14 +169,15 @@ static void sub_sym_task(void *arg, int t)
 static void sub_sym_sparse(double *D, int64_t n, const evm__offblk *ob, const evm__term *tj, int q,
                            int threads)
 {
-    enum { TASKS = 16 };
+    enum { TASKS = 16, SERIAL_BELOW = 32768 };   /* entries of B: small blocks stay serial */
     int64_t bound[TASKS + 1];
+    if (ob->colptr[tj->nl] < SERIAL_BELOW) threads = 1;
     const int64_t nlev = n / q;
     /* boundaries at equal areas of the lower triangle: column j carries ~ (nlev - j) */
     for (int t = 0; t <= TASKS; t++)
         bound[t] = nlev - (int64_t)((double)nlev * sqrt(1.0 - (double)t / TASKS) + 0.5);
     bound[TASKS] = nlev;
-    symsub_job s = {D, n, ob, tj, q, TASKS, bound};
+    symsub_job s = {D, n, ob, tj, q, bound};
     evm__parallel_for(TASKS, threads, sub_sym_task, &s);
 }
 
