@@ -14,6 +14,7 @@
 /* lme4's isSingular(tol = 1e-4): a diagonal element of some Λ template below tol. */
 #define EVM__SINGULAR_TOL 1e-4
 #define EVM__POLISH_STEP 1e-3
+#define EVM__POLISH_NEAR 1e-2
 
 void evm_lmm_opts_default(evm_lmm_opts *o)
 {
@@ -146,6 +147,14 @@ static nlopt_opt make_optimiser(evm_lmm *m)
     return opt;
 }
 
+/* Some diagonal element of Λ within EVM__POLISH_NEAR of its bound 0. */
+static int near_boundary(const evm_lmm *m, const double *theta)
+{
+    for (int i = 0; i < m->ntheta; i++)
+        if (m->lower[i] == 0.0 && theta[i] < EVM__POLISH_NEAR) return 1;
+    return 0;
+}
+
 int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish, double *fmin)
 {
     nlopt_opt opt = make_optimiser(m);
@@ -157,10 +166,11 @@ int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish,
     *fmin = HUGE_VAL;
     if (step && nlopt_set_initial_step(opt, step) < 0) goto cleanup;
     r = nlopt_optimize(opt, theta, fmin);
-    if (polish && r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) {
-        /* Polish: BOBYQA stops on a small relative change of the objective, which on flat
-         * objectives leaves θ ~1e-5 short of the optimum; a restart with a small trust
-         * region closes in.  The better point is kept. */
+    if (polish && r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED &&
+        near_boundary(m, theta)) {
+        /* Polish: BOBYQA stops on a small relative change of the objective, which near the
+         * boundary leaves θ ~1e-5 short of 0; a restart with a small trust region closes
+         * in.  The better point is kept. */
         memcpy(start, theta, sizeof(double) * m->ntheta);
         const double f0 = *fmin;
         const int left = m->opts.max_eval - (m->nevals - evals0);
@@ -179,10 +189,85 @@ cleanup:
     return (int)r;
 }
 
+/* Moment starting values for the diagonal of each relative covariance factor, from the
+ * cross-product blocks alone (no pass over the rows).  For column c of term k, the OLS
+ * residuals summed within level l are s_l = (X̃ᵀWz_c)_l·[-β̂; 1] with a_l = (z_cᵀWz_c)_l;
+ * the one-way ANOVA estimator of the between-level variance (as for unbalanced groups)
+ *   τ̂² = (Σ s_l²/a_l − (J − 1)σ̂²) / (Σ a_l − Σ a_l² / Σ a_l),
+ *   σ̂² = (RSS − Σ s_l²/a_l) / (n − p − J)   (the within-level residual variance),
+ * gives θ = τ̂/σ̂, clamped to [EVM__START_MIN, EVM__START_MAX].  Off-diagonals start at 0.
+ * Crossed and nested factors confound each other in these sums, so this is only a start;
+ * the optimiser begins at whichever of it and lme4's start (θ = 1) is lower.  Returns 0,
+ * or -1 when X̃ᵀWX̃ cannot be factored (the caller keeps lme4's start). */
+#define EVM__START_MIN 0.01
+#define EVM__START_MAX 10.0
+static int moment_start(const evm_lmm *m, double *theta)
+{
+    const int p = m->p, px = m->px;
+    double *l = evm__malloc((size_t)px * px, sizeof *l);
+    double *beta = evm__malloc((size_t)px, sizeof *beta);
+    if (!l || !beta) goto fail;
+    memcpy(l, m->AXX, sizeof(double) * px * px);
+    if (evm__potrf(px, l, px) != 0) goto fail;
+    const double rss = l[p + p * px] * l[p + p * px];
+    for (int i = p - 1; i >= 0; i--) {   /* L_XXᵀ β = (row p of L)ᵀ */
+        double v = l[p + i * px];
+        for (int j = i + 1; j < p; j++) v -= l[j + i * px] * beta[j];
+        beta[i] = v / l[i + i * px];
+    }
+    beta[p] = -1.0;
+    const double n = (double)m->mf->n;
+    for (int k = 0; k < m->K; k++) {
+        const evm__term *t = &m->t[k];
+        const int q = t->q;
+        for (int c = 0; c < q; c++) {
+            double between = 0, sa = 0, sa2 = 0, J = 0;
+            for (int64_t lev = 0; lev < t->nl; lev++) {
+                const double a = t->A[lev * q * q + c * (q + 1)];
+                if (!(a > 0)) continue;
+                const double *ax = t->AX + (lev * q + c) * px;
+                double s = 0;
+                for (int j = 0; j < px; j++) s -= ax[j] * beta[j];
+                between += s * s / a;
+                sa += a;
+                sa2 += a * a;
+                J += 1;
+            }
+            double th = EVM__START_MIN;
+            const double dfw = n - p - J;
+            if (J > 1 && dfw > 0 && sa > 0) {
+                const double s2 = (rss - between) / dfw;
+                const double tau2 = (between - (J - 1) * s2) / (sa - sa2 / sa);
+                if (s2 > 0 && tau2 > 0) th = sqrt(tau2 / s2);
+            }
+            if (!(th >= EVM__START_MIN)) th = EVM__START_MIN;
+            if (th > EVM__START_MAX) th = EVM__START_MAX;
+            /* diagonal element c of the term's lower-triangular template, column-wise */
+            theta[t->theta_off + c * q - c * (c - 1) / 2] = th;
+        }
+    }
+    free(l);
+    free(beta);
+    return 0;
+fail:
+    free(l);
+    free(beta);
+    return -1;
+}
+
 static int optimise(evm_lmm *m, evm_ctx *c)
 {
     double fmin;
     m->nevals = 0;
+    double *start = evm__malloc((size_t)m->ntheta, sizeof *start);
+    if (!start) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+    memcpy(start, m->theta, sizeof(double) * m->ntheta);
+    if (moment_start(m, start) == 0) {
+        const double f1 = evm__lmm_factor(m, m->theta), f0 = evm__lmm_factor(m, start);
+        m->nevals += 2;
+        if (f0 < f1) memcpy(m->theta, start, sizeof(double) * m->ntheta);
+    }
+    free(start);
     nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, NULL, 1, &fmin);
     m->opt_status = (int)r;
     m->converged = (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) ||

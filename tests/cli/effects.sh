@@ -55,8 +55,10 @@ check "csv: contrast header" has "$TMP/res/e.csv" "^contrast,variable,level,esti
 check "csv: 7 contrasts + 28 schools + 3 SDs + 3 components + 4 headers + 3 blanks" nlines "$TMP/res/e.csv" 48
 check "csv: school ES columns" has "$TMP/res/e.csv" "^school,.*,shrinkage,es_model,es_model_lower,es_model_upper,ii_model,"
 check "csv: pooled SD" has "$TMP/res/e.csv" "^pooled \(g\),10\.51086399,3013,0\.9997508926$"
-check "csv: ICC" has "$TMP/res/e.csv" "^school,6\.90803.*,0\.0955400.*,0\.04486.*,0\.16115"
-check "csv: residual" has "$TMP/res/e.csv" "^Residual,63\.57785.*,NA,NA,NA$"
+# the school variance lies in a flat direction of the objective: it is determined to ~1e-4
+# relative (lme4 agreement is tested to 1e-3 in tests/reference), so 4 digits are pinned
+check "csv: ICC" has "$TMP/res/e.csv" "^school,6\.90[78].*,0\.0955[34].*,0\.04486.*,0\.16115"
+check "csv: residual" has "$TMP/res/e.csv" "^Residual,63\.5778.*,NA,NA,NA$"
 check "csv: S29 left out" hasnt "$TMP/res/e.csv" "S29"
 check "csv: school row" has "$TMP/res/e.csv" "^S02,2,52,31,"
 # SVG: schools shown, flagged ones absent
@@ -94,7 +96,7 @@ check "min-cell 0: S30 shown" has "$TMP/out" "^S30 "
 check "md: table" has "$TMP/res/t.md" "^\| contrast \| variable \| level \|"
 check "md: S30 row" has "$TMP/res/t.md" "^\| S30 \| 2 \|"
 check "md: effect sizes" has "$TMP/res/t.md" "^\| contrast \| .* \| upper \| es_model \| es_comparison \| g \| ii_g \|$"
-check "md: no profile, no ICC interval" has "$TMP/res/t.md" "^\| school \| 6\.908 \| 0\.09554 \|  \|  \|$"
+check "md: no profile, no ICC interval" has "$TMP/res/t.md" "^\| school \| 6\.908 \| 0\.0955[34] \|  \|  \|$"
 check "adjust none: p.adj = p" has "$TMP/out" "^cohort: 2 - 1 .* 0\.4765 +0\.4765"
 
 # A model without a random slope: contrasts only, with a warning

@@ -159,7 +159,9 @@ static void test_recovery_and_invariance(const sim *s, evm_ctx *c)
             snprintf(lab, sizeof lab, "S%03d", j);
             snprintf(lab2, sizeof lab2, "Z%03d", NSCH - j);
             const double *m1 = mode_of(r, "school", lab), *m2 = mode_of(q, "school", lab2);
-            if (!m1 || !m2 || fabs(*m1 - *m2) > 1e-6) bad++;
+            /* 1e-5 (~3e-6 of the school SD): the optimiser stops on ftol_rel 1e-12,
+             * which fixes θ to ~1e-6; the modes follow θ */
+            if (!m1 || !m2 || fabs(*m1 - *m2) > 1e-5) bad++;
         }
         CHECK_INT(bad, 0);
     }
