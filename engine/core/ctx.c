@@ -130,26 +130,6 @@ int evm__warn(evm_ctx *c, const char *fmt, ...)
     return EVM_OK;
 }
 
-void *evm__malloc(size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size) return NULL;
-    return malloc(count && size ? count * size : 1);
-}
-
-void *evm__calloc(size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size) return NULL;
-    return calloc(count ? count : 1, size ? size : 1);
-}
-
-char *evm__strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 char *evm__asprintf(const char *fmt, ...)
 {
     va_list ap, aq;

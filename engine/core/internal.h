@@ -21,9 +21,13 @@ int evm__fail_caret(evm_ctx *c, int status, int caret, const char *fmt, ...)
 /* Append a warning line; returns EVM_OK or EVM_ERR_NOMEM. */
 int evm__warn(evm_ctx *c, const char *fmt, ...) EVM__PRINTF(2, 3);
 
-/* Allocation helpers: NULL on overflow or failure; count * size checked. */
+/* Allocation helpers (mem.c): NULL on overflow or failure; count * size checked.  Blocks
+ * of 512 KB and more are backed by transparent huge pages.  Freed with free().
+ * evm__grow moves [old_count] elements to a block of new_count and frees the old one
+ * (as realloc; NULL with the old block untouched on failure). */
 void *evm__malloc(size_t count, size_t size);
 void *evm__calloc(size_t count, size_t size);
+void *evm__grow(void *p, size_t old_count, size_t new_count, size_t size);
 char *evm__strdup(const char *s);
 /* printf into a fresh string. */
 char *evm__asprintf(const char *fmt, ...) EVM__PRINTF(1, 2);

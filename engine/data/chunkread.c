@@ -129,7 +129,7 @@ int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx
         r->chunk = (size_t)r->size + 1 < 4096 ? 4096 : (size_t)r->size + 1;
     r->head = r->chunk < HEAD_MAX ? r->chunk : HEAD_MAX;
     for (int i = 0; i < r->nslots; i++) {
-        r->slots[i].mem = evm__malloc_huge(r->head + r->chunk + EVM__PIECE_SPARE, 1);
+        r->slots[i].mem = evm__malloc(r->head + r->chunk + EVM__PIECE_SPARE, 1);
         if (!r->slots[i].mem) goto nomem;
     }
     if (threads >= 2 && pthread_mutex_init(&r->mu, NULL) == 0) {

@@ -312,7 +312,7 @@ static int setup_batches(csv_reader *r, int threads)
         rowbuf *rb = &r->buf[b];
         rb->row_off = evm__malloc((size_t)r->bcap, sizeof *rb->row_off);
         rb->row_line = evm__malloc((size_t)r->bcap, sizeof *rb->row_line);
-        rb->spans = evm__malloc_huge((size_t)r->bcap * (size_t)nq, sizeof *rb->spans);
+        rb->spans = evm__malloc((size_t)r->bcap * (size_t)nq, sizeof *rb->spans);
         ok &= rb->row_off && rb->row_line && rb->spans;
     }
     r->cctx = calloc((size_t)nq, sizeof *r->cctx);

@@ -46,7 +46,7 @@ void evm__csvcol_free(evm__csvcol *col)
 
 static int grow(void **p, int64_t old, int64_t cap, size_t size)
 {
-    void *q = evm__grow_huge(*p, (size_t)old, (size_t)cap, size);
+    void *q = evm__grow(*p, (size_t)old, (size_t)cap, size);
     if (!q) return EVM_ERR_NOMEM;
     *p = q;
     return EVM_OK;
@@ -241,7 +241,7 @@ static int put_factor_rows(evm__csvcol *col, const evm__batch *b, evm__span *spa
                            int64_t k, int64_t *bad)
 {
     if (b->n > col->hash_cap) {
-        uint64_t *h = evm__grow_huge(col->hash, 0, (size_t)b->n, sizeof *h);
+        uint64_t *h = evm__grow(col->hash, 0, (size_t)b->n, sizeof *h);
         if (!h) {
             *bad = k;
             return PUT_NOMEM;
@@ -320,7 +320,7 @@ int evm__csvcol_finish(evm__csvcol *col, int64_t nrows, evm_ctx *c)
     col->hash = NULL;
     col->hash_cap = 0;
     if (col->kind == EVM__KIND_UNDECIDED) {        /* no value at all: numeric, all NaN */
-        double *x = evm__malloc_huge((size_t)nrows, sizeof *x);
+        double *x = evm__malloc((size_t)nrows, sizeof *x);
         if (!x) return fail_value(col, PUT_NOMEM, "", 0, 0, c);
         for (int64_t i = 0; i < nrows; i++) x[i] = NAN;
         free(col->num);

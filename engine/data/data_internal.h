@@ -31,15 +31,6 @@ static inline int evm__same_bytes(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* ---------------------------------------------------------------- hugemem.c */
-/* Large arrays (millions of rows) backed by transparent huge pages where available:
- * first-touch page faults otherwise dominate filling them on virtual machines.
- * evm__grow_huge moves [old_count] elements to a new block of new_count (count * size
- * checked) and frees the old one; NULL (old block untouched) on failure. */
-void *evm__malloc_huge(size_t count, size_t size);
-void *evm__calloc_huge(size_t count, size_t size);
-void *evm__grow_huge(void *p, size_t old_count, size_t new_count, size_t size);
-
 /* ---------------------------------------------------------------- numparse.c */
 /* Parse exactly the bytes [s, s+n) as a decimal number:
  *   [+-] digits [. digits] [(e|E) [+-] digits]   (at least one mantissa digit)

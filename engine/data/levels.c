@@ -112,10 +112,10 @@ static int sort_strings(const spelling *sp, kv *a, kv *tmp, size_t n, size_t dep
 static int32_t order_strings(int32_t k, const spelling *sp, int32_t *rank, char **labels_out,
                              char ***levels_out)
 {
-    kv *it = evm__malloc_huge((size_t)k, sizeof *it);
-    kv *tmp = evm__malloc_huge((size_t)k, sizeof *tmp);
+    kv *it = evm__malloc((size_t)k, sizeof *it);
+    kv *tmp = evm__malloc((size_t)k, sizeof *tmp);
     char *labels = NULL;
-    char **levels = evm__malloc_huge((size_t)k, sizeof *levels);
+    char **levels = evm__malloc((size_t)k, sizeof *levels);
     size_t bytes = 0;
     int sorted = 1;
     if (!it || !tmp || !levels) goto fail;
@@ -125,7 +125,7 @@ static int32_t order_strings(int32_t k, const spelling *sp, int32_t *rank, char 
         if (i && sorted && cmp_strings(&it[i - 1], &it[i], (void *)sp) > 0) sorted = 0;
     }
     if (!sorted && sort_strings(sp, it, tmp, (size_t)k, 0) < 0) goto fail;
-    if (!(labels = evm__malloc_huge(bytes, 1))) goto fail;
+    if (!(labels = evm__malloc(bytes, 1))) goto fail;
     char *p = labels;
     for (int32_t i = 0; i < k; i++) {
         int32_t code = it[i].code;
@@ -161,10 +161,10 @@ static uint64_t double_key(double v)
 static int32_t order_numbers(int32_t k, const double *values, int32_t *rank,
                              char **labels_out, char ***levels_out)
 {
-    kv *it = evm__malloc_huge((size_t)k, sizeof *it);
-    kv *tmp = evm__malloc_huge((size_t)k, sizeof *tmp);
-    char *labels = evm__malloc_huge((size_t)k, 32);
-    char **levels = evm__malloc_huge((size_t)k, sizeof *levels);
+    kv *it = evm__malloc((size_t)k, sizeof *it);
+    kv *tmp = evm__malloc((size_t)k, sizeof *tmp);
+    char *labels = evm__malloc((size_t)k, 32);
+    char **levels = evm__malloc((size_t)k, sizeof *levels);
     if (!it || !tmp || !labels || !levels) goto fail;
     int sorted = 1;
     for (int32_t i = 0; i < k; i++) {
@@ -213,7 +213,7 @@ static void remap(const int32_t *rank, int32_t k, int32_t *codes, int64_t n)
 int evm__levels_numeric(int32_t k, const double *values, int32_t *codes, int64_t n,
                         char **labels, char ***levels, int32_t *nlevels)
 {
-    int32_t *rank = evm__malloc_huge((size_t)k, sizeof *rank);
+    int32_t *rank = evm__malloc((size_t)k, sizeof *rank);
     int32_t nlev = rank ? order_numbers(k, values, rank, labels, levels) : -1;
     if (nlev >= 0) remap(rank, k, codes, n);
     free(rank);
@@ -226,7 +226,7 @@ int evm__levels_bytes(int32_t k, const char *const *str, const uint32_t *len, in
                       int64_t n, char **labels, char ***levels, int32_t *nlevels)
 {
     spelling sp = {str, len};
-    int32_t *rank = evm__malloc_huge((size_t)k, sizeof *rank);
+    int32_t *rank = evm__malloc((size_t)k, sizeof *rank);
     int32_t nlev = rank ? order_strings(k, &sp, rank, labels, levels) : -1;
     if (nlev >= 0) remap(rank, k, codes, n);
     free(rank);

@@ -117,13 +117,13 @@ static int32_t new_code(evm__levelset *ls, double value, int32_t str_index)
         int32_t cap = ls->cap ? (ls->cap > EVM__MAX_LEVELS / 2 ? EVM__MAX_LEVELS : 2 * ls->cap)
                               : 256;
         if (ls->str_of) {
-            int32_t *str_of = evm__grow_huge(ls->str_of, (size_t)ls->count, (size_t)cap,
+            int32_t *str_of = evm__grow(ls->str_of, (size_t)ls->count, (size_t)cap,
                                              sizeof *str_of);
             if (!str_of) return -1;
             ls->str_of = str_of;
         }
         if (ls->numeric) {
-            double *vals = evm__grow_huge(ls->vals, (size_t)ls->count, (size_t)cap,
+            double *vals = evm__grow(ls->vals, (size_t)ls->count, (size_t)cap,
                                           sizeof *vals);
             if (!vals) return -1;
             ls->vals = vals;
@@ -131,7 +131,7 @@ static int32_t new_code(evm__levelset *ls, double value, int32_t str_index)
         ls->cap = cap;
     }
     if (str_index >= 0 && !ls->str_of) {    /* the first string: until now all integers */
-        ls->str_of = evm__malloc_huge((size_t)ls->cap, sizeof *ls->str_of);
+        ls->str_of = evm__malloc((size_t)ls->cap, sizeof *ls->str_of);
         if (!ls->str_of) return -1;
         for (int32_t u = 0; u < ls->count; u++) ls->str_of[u] = -1;
     }
@@ -145,7 +145,7 @@ static int grow_ints(evm__levelset *ls)
 {
     /* past 64K slots grow 4x: fewer dead tables to fault in and rehash */
     size_t nslots = (ls->imask + 1) * (ls->imask < 65535 ? 2 : 4);
-    islot *slots = evm__calloc_huge(nslots, sizeof *slots);
+    islot *slots = evm__calloc(nslots, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i <= ls->imask; i++) {
         if (!ls->islots[i].code1) continue;
@@ -188,7 +188,7 @@ static int32_t code_string(evm__levelset *ls, int32_t idx, const char *s, size_t
     if (idx >= ls->ncode_of_str) {
         int32_t cap = ls->ncode_of_str ? 2 * ls->ncode_of_str : 64;
         if (cap <= idx) cap = idx + 1;
-        int32_t *m = evm__grow_huge(ls->code_of_str, (size_t)ls->ncode_of_str, (size_t)cap,
+        int32_t *m = evm__grow(ls->code_of_str, (size_t)ls->ncode_of_str, (size_t)cap,
                                     sizeof *m);
         if (!m) return -1;
         ls->code_of_str = m;
@@ -248,8 +248,8 @@ int evm__levelset_finish(const evm__levelset *ls, int32_t *codes, int64_t n, cha
     int32_t k = evm__levelset_count(ls);
     if (ls->numeric && ls->all_numeric && k > 0)
         return evm__levels_numeric(k, ls->vals, codes, n, labels, levels, nlevels);
-    const char **str = evm__malloc_huge((size_t)k, sizeof *str);
-    uint32_t *len = evm__malloc_huge((size_t)k, sizeof *len);
+    const char **str = evm__malloc((size_t)k, sizeof *str);
+    uint32_t *len = evm__malloc((size_t)k, sizeof *len);
     char *arena = NULL;
     int st = str && len && spell_codes(ls, str, len, &arena) == 0 ? EVM_OK : EVM_ERR_NOMEM;
     if (st == EVM_OK) st = evm__levels_bytes(k, str, len, codes, n, labels, levels, nlevels);

@@ -101,7 +101,7 @@ static int rehash(evm__strtab *t)
 {
     /* past 64K slots grow 4x: fewer dead tables to fault in and rehash */
     size_t nslots = (t->mask + 1) * (t->mask < 65535 ? 2 : 4);
-    slot *slots = evm__calloc_huge(nslots, sizeof *slots);
+    slot *slots = evm__calloc(nslots, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i <= t->mask; i++) {
         slot v = t->slots[i];
@@ -123,7 +123,7 @@ static int reserve(evm__strtab *t, size_t n)
     if (t->used + n + 1 > t->size) {
         size_t size = t->size;
         while (t->used + n + 1 > size) size *= 2;
-        char *arena = evm__grow_huge(t->arena, t->used, size, 1);
+        char *arena = evm__grow(t->arena, t->used, size, 1);
         if (!arena) return -1;
         t->arena = arena;
         t->size = size;
@@ -131,7 +131,7 @@ static int reserve(evm__strtab *t, size_t n)
     if (t->count == t->cap) {
         int32_t cap = t->cap ? (t->cap > EVM__MAX_LEVELS / 2 ? EVM__MAX_LEVELS : 2 * t->cap)
                              : 64;
-        entry *ent = evm__grow_huge(t->ent, (size_t)t->count, (size_t)cap, sizeof *ent);
+        entry *ent = evm__grow(t->ent, (size_t)t->count, (size_t)cap, sizeof *ent);
         if (!ent) return -1;
         t->ent = ent;
         t->cap = cap;

@@ -169,7 +169,7 @@ int evm__design_build(const evm__formula *F, const evm__design *d, const evm__mv
     names = evm__calloc((size_t)ncol, sizeof *names);
     if (!names) goto nomem;
     if (fill) {
-        M = evm__big_calloc((size_t)n * (size_t)ncol, sizeof *M);   /* zero: unused cells */
+        M = evm__calloc((size_t)n * (size_t)ncol, sizeof *M);   /* zero: unused cells */
         if (!M && n > 0 && ncol > 0) goto nomem;
     }
     int64_t j = 0;

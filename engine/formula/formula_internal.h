@@ -17,10 +17,6 @@
 #define EVM__MAX_LOCAL_VARS 64  /* variables in one term list: terms are 64-bit masks */
 #define EVM__MAX_TERMS 1024     /* terms of one term list, at any stage of expansion */
 
-/* Allocations of row-length arrays (bigmem.c): as evm__malloc / evm__calloc, with blocks
- * of 4 MB and more advised to use transparent huge pages.  Freed with free(). */
-void *evm__big_malloc(size_t count, size_t size);
-void *evm__big_calloc(size_t count, size_t size);
 
 /* ------------------------------------------------------------ syntax tree (parse.c) */
 typedef enum {

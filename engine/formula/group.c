@@ -14,7 +14,7 @@
  * when out of memory. */
 static int64_t combine_table(int32_t *a, int64_t na, const int32_t *b, int64_t nb, int64_t n)
 {
-    int32_t *tab = evm__big_calloc((size_t)(na * nb), sizeof *tab);
+    int32_t *tab = evm__calloc((size_t)(na * nb), sizeof *tab);
     if (!tab) return -1;
     for (int64_t i = 0; i < n; i++) tab[(int64_t)a[i] * nb + b[i]] = 1;
     int32_t next = 0;
@@ -30,7 +30,7 @@ static int64_t combine_table(int32_t *a, int64_t na, const int32_t *b, int64_t n
  * levels of a, and a's codes are already the result.  0 when not, -1 out of memory. */
 static int is_nested_in(const int32_t *a, int64_t na, const int32_t *b, int64_t n)
 {
-    int32_t *of = evm__big_malloc((size_t)(na ? na : 1), sizeof *of);
+    int32_t *of = evm__malloc((size_t)(na ? na : 1), sizeof *of);
     if (!of) return -1;
     for (int64_t l = 0; l < na; l++) of[l] = -1;
     int nested = 1;
@@ -60,8 +60,8 @@ static int counting_sort(const int64_t *in, int64_t n, const int32_t *key, int64
 
 static int64_t combine_sort(int32_t *a, int64_t na, const int32_t *b, int64_t nb, int64_t n)
 {
-    int64_t *p1 = evm__big_malloc((size_t)n, sizeof *p1);
-    int64_t *p2 = evm__big_malloc((size_t)n, sizeof *p2);
+    int64_t *p1 = evm__malloc((size_t)n, sizeof *p1);
+    int64_t *p2 = evm__malloc((size_t)n, sizeof *p2);
     int64_t next = -1;
     /* LSD radix: by b, then stably by a: rows ordered by (a, b). */
     if (p1 && p2 && counting_sort(NULL, n, b, nb, p1) == 0 &&
@@ -89,7 +89,7 @@ static int join_labels(const evm__mvar *const *f, int nf, const int32_t *codes, 
                        int64_t nlev, char **labels)
 {
     int st = EVM_OK;
-    int64_t *rep = evm__big_malloc((size_t)nlev, sizeof *rep);
+    int64_t *rep = evm__malloc((size_t)nlev, sizeof *rep);
     if (!rep) return EVM_ERR_NOMEM;
     for (int64_t i = 0; i < n; i++) rep[codes[i]] = i;
     for (int64_t l = 0; l < nlev && st == EVM_OK; l++) {
@@ -121,7 +121,7 @@ int evm__group_codes(const evm__mvar *const *f, int nf, int64_t n, int32_t **cod
     int st = EVM_OK;
     char **labels = NULL;
     int64_t nlev = f[0]->nlev;
-    int32_t *codes = evm__big_malloc((size_t)n, sizeof *codes);
+    int32_t *codes = evm__malloc((size_t)n, sizeof *codes);
     if (!codes) return EVM_ERR_NOMEM;
     memcpy(codes, f[0]->code, (size_t)n * sizeof *codes);
     for (int k = 1; k < nf && nlev >= 0; k++) {

@@ -62,7 +62,7 @@ static int take_cluster(evm__prep *P, evm__modelframe *mf)
     if (!P->has_cluster) return EVM_OK;
     const evm__mvar *m = &P->cmv;
     mf->cluster = evm__strdup(P->o->cluster);
-    mf->cluster_codes = evm__big_malloc((size_t)P->n, sizeof *mf->cluster_codes);
+    mf->cluster_codes = evm__malloc((size_t)P->n, sizeof *mf->cluster_codes);
     mf->cluster_levels = evm__calloc((size_t)m->nlev, sizeof *mf->cluster_levels);
     if (!mf->cluster || !mf->cluster_codes || !mf->cluster_levels) return EVM_ERR_NOMEM;
     mf->ncluster = m->nlev;
@@ -236,7 +236,7 @@ static int take_group(evm__prep *P, grp_t *G, evm__reterm *r)
         G->taken = 1;
         return EVM_OK;
     }
-    r->codes = evm__big_malloc((size_t)P->n, sizeof *r->codes);
+    r->codes = evm__malloc((size_t)P->n, sizeof *r->codes);
     r->levels = evm__calloc((size_t)G->nlevels, sizeof *r->levels);
     if (!r->codes || !r->levels) return EVM_ERR_NOMEM;
     r->nlevels = G->nlevels;

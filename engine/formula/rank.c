@@ -121,7 +121,7 @@ int evm__rank_keep(const double *X, int64_t n, int p, double tol, int *keep)
         solve_lower(L, p, K, nk, b);
         for (int a = 0; a < nk; a++) d -= b[a] * b[a];
         if (!(d > 1e-6)) {
-            if (!r && !(r = evm__big_malloc((size_t)n, sizeof *r))) goto nomem;
+            if (!r && !(r = evm__malloc((size_t)n, sizeof *r))) goto nomem;
             d = residual2(X, n, p, L, K, nk, j, scale, r, w);
             if (!(d >= tol * tol)) continue;   /* aliased: drop */
         }
@@ -159,7 +159,7 @@ int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *
     double *scale = evm__malloc((size_t)p, sizeof *scale);
     double *b = evm__malloc((size_t)p, sizeof *b);
     int *K = evm__malloc((size_t)p, sizeof *K);
-    double *r = evm__big_malloc((size_t)n, sizeof *r);
+    double *r = evm__malloc((size_t)n, sizeof *r);
     int st = EVM_OK;
     if (!G || !L || !scale || !b || !K || !r) {
         st = EVM_ERR_NOMEM;

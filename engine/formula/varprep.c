@@ -61,8 +61,8 @@ static void format_r(double x, char *buf, size_t size)
 static int numeric_to_factor(evm__prep *P, evm__vprep *vp, const double *x)
 {
     int64_t n = P->nrows, m = 0;
-    double *u = evm__big_malloc((size_t)n, sizeof *u);
-    vp->own_code = evm__big_malloc((size_t)n, sizeof *vp->own_code);
+    double *u = evm__malloc((size_t)n, sizeof *u);
+    vp->own_code = evm__malloc((size_t)n, sizeof *vp->own_code);
     if (!u || !vp->own_code) goto nomem;
     for (int64_t i = 0; i < n; i++)
         if (!isnan(x[i])) u[m++] = x[i];
@@ -230,7 +230,7 @@ static int reason_add(char **reason, const char *name)
 static int select_rows(evm__prep *P, char **names)
 {
     int st = EVM_OK, any;
-    uint8_t *miss = evm__big_calloc((size_t)P->nrows, 1);
+    uint8_t *miss = evm__calloc((size_t)P->nrows, 1);
     if (!miss) return EVM_ERR_NOMEM;
     for (int i = 0; i < P->F->nvars && st == EVM_OK; i++) {
         mark_missing(P, &P->vp[i], miss, &any);
@@ -251,7 +251,7 @@ static int select_rows(evm__prep *P, char **names)
     for (int64_t r = 0; r < P->nrows; r++) n += !miss[r];
     P->n = n;
     if (st == EVM_OK && n < P->nrows) {
-        P->rows = evm__big_malloc((size_t)(n ? n : 1), sizeof *P->rows);
+        P->rows = evm__malloc((size_t)(n ? n : 1), sizeof *P->rows);
         if (!P->rows) st = EVM_ERR_NOMEM;
         for (int64_t r = 0, k = 0; st == EVM_OK && r < P->nrows; r++)
             if (!miss[r]) P->rows[k++] = r;
@@ -262,7 +262,7 @@ static int select_rows(evm__prep *P, char **names)
 
 static double *gather_numeric(const evm__prep *P, const double *x)
 {
-    double *g = evm__big_malloc((size_t)(P->n ? P->n : 1), sizeof *g);
+    double *g = evm__malloc((size_t)(P->n ? P->n : 1), sizeof *g);
     if (!g) return NULL;
     if (!P->rows) memcpy(g, x, (size_t)P->n * sizeof *g);
     else
@@ -305,7 +305,7 @@ static int prepare_factor(evm__prep *P, evm__vprep *vp, evm__mvar *mv)
         mv->code = fc;
         return EVM_OK;
     }
-    vp->code = evm__big_malloc((size_t)(P->n ? P->n : 1), sizeof *vp->code);
+    vp->code = evm__malloc((size_t)(P->n ? P->n : 1), sizeof *vp->code);
     if (!vp->code) return EVM_ERR_NOMEM;
     if (rows)
         for (int64_t i = 0; i < P->n; i++) vp->code[i] = vp->map[fc[rows[i]]];

@@ -66,18 +66,24 @@ int evm__h5w_attr_f64(evm__h5_writer *w, hid_t loc, const char *where, const cha
 }
 
 /* ---------------------------------------------------------------- datasets */
+#define EVM__H5_CONV_BUF ((size_t)64 << 10)
 static int dset_write(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
                       hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
                       const void *buf)
 {
     hsize_t n = 1;
     for (int k = 0; k < rank; k++) n *= dims[k];
-    hid_t sp = H5Screate_simple(rank, dims, NULL), d = -1;
+    hid_t sp = H5Screate_simple(rank, dims, NULL), d = -1, xfer = -1;
+    /* A type-conversion buffer of EVM__H5_CONV_BUF instead of HDF5's 1 MB, which it
+     * allocates and zeroes on every write that converts (the strings): with fresh pages
+     * that cost more than writing the file. */
     int ok =
-        sp >= 0 &&
+        sp >= 0 && (xfer = H5Pcreate(H5P_DATASET_XFER)) >= 0 &&
+        H5Pset_buffer(xfer, EVM__H5_CONV_BUF, NULL, NULL) >= 0 &&
         (d = H5Dcreate2(loc, name, ftype, sp, w->lcpl, H5P_DEFAULT, H5P_DEFAULT)) >= 0 &&
-        (n == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+        (n == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, xfer, buf) >= 0);
     if (d >= 0 && H5Dclose(d) < 0) ok = 0;
+    if (xfer >= 0) H5Pclose(xfer);
     if (sp >= 0) H5Sclose(sp);
     return ok ? EVM_OK : evm__h5w_fail(w, "dataset", where, name);
 }

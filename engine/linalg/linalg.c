@@ -4,10 +4,19 @@
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stdlib.h>
 
 void openblas_set_num_threads(int num_threads);
 
 void evm__blas_single_thread(void) { openblas_set_num_threads(1); }
+
+/* With OpenBLAS linked statically (CMakeLists.txt, EVM_STATIC_BLAS) this runs before
+ * OpenBLAS's own constructor, which reads OPENBLAS_NUM_THREADS and would otherwise start
+ * worker threads that spin idle for ~0.1 s.  A value the user set is left alone. */
+__attribute__((constructor(101))) static void evm__blas_preinit(void)
+{
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+}
 
 /* Sizes reaching BLAS are bounded by the model (block sizes); they fit in int by
  * construction (checked when blocks are sized in lmm/structure.c). */
