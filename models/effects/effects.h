@@ -146,6 +146,10 @@ void evm_effects_print(FILE *out, const evm_effects *e);
 int evm_effects_write_table(const char *path, const evm_effects *e, evm_ctx *c);
 int evm_effects_plot(const char *path, const evm_effects *e, evm_ctx *c);
 int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c);
+/* The /effects sections of a result file read back, with its fit (what `evalmix show`
+ * prints).  *out is NULL, with status 0, for a file without /effects (a plain fit).
+ * Errors: those of evm_h5_read_fit; EVM_ERR_HDF5 naming the missing or malformed object. */
+int evm_effects_read_h5(const char *path, evm_effects **out, evm_ctx *c);
 /* All three outputs or none (each path may be NULL): every one is written to
  * "<path>.tmp.<pid>" in its own folder, and only when all were written are they renamed
  * over the user's paths; on an error the temporary files are removed and no path is

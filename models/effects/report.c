@@ -5,6 +5,7 @@
  * its flag (docs/hdf5.md). */
 #include "effects_internal.h"
 
+#include "h5/h5_internal.h"
 #include "h5/write_effects.h"
 #include "plot/plot.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void pnum(FILE *out, double x, int width, int digits)
@@ -498,4 +500,206 @@ int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
     int st = evm__h5_write_fit_groups(path, e->fit, groups, 4, c);
     free(in_model), free(supp);
     return st;
+}
+
+/* ---------------------------------------------------------------- reading it back */
+/* The reader's steps stop at the first failure (rd.status); counts are set only once the
+ * arrays they describe exist, so evm_effects_free can release a partial result. */
+static void rd_es(evm__h5_reader *rd, hid_t g, const char *where, evm_effects_es *x, int n)
+{
+    for (int s = 0; s < EVM_EFFECTS_NES && rd->status >= 0; s++) {
+        double **v[5] = {&x[s].es, &x[s].se, &x[s].lower, &x[s].upper, &x[s].ii};
+        for (int a = 0; a < 5 && rd->status >= 0; a++)
+            evm__h5r_vector(rd, g, where, es_col[s][a], n, v[a]);
+    }
+}
+
+static void rd_i64_as_int(evm__h5_reader *rd, hid_t g, const char *where, const char *name,
+                          int n, int **out)
+{
+    int64_t *v = NULL;
+    hsize_t len = 0;
+    if (evm__h5r_i64(rd, g, where, name, &len, &v) == EVM_OK &&
+        evm__h5r_same_len(rd, len, n, where, name) == EVM_OK &&
+        (*out = evm__malloc((size_t)(n ? n : 1), sizeof **out)) == NULL)
+        evm__h5r_nomem(rd);
+    for (int r = 0; rd->status >= 0 && r < n; r++) (*out)[r] = (int)v[r];
+    free(v);
+}
+
+static void rd_i64n(evm__h5_reader *rd, hid_t g, const char *where, const char *name, int n,
+                    int64_t **out)
+{
+    hsize_t len = 0;
+    if (evm__h5r_i64(rd, g, where, name, &len, out) == EVM_OK)
+        evm__h5r_same_len(rd, len, n, where, name);
+}
+
+static void rd_contrasts(evm__h5_reader *rd, hid_t f, evm_effects *e)
+{
+    const char *w = "/effects/contrasts";
+    hid_t g = H5Gopen2(f, "effects/contrasts", H5P_DEFAULT);
+    if (g < 0) {
+        evm__h5r_hfail(rd, "group", "/effects", "contrasts");
+        return;
+    }
+    int nc = 0, p = 0;
+    (void)(evm__h5r_strings(rd, g, w, "kind", -1, &nc, &e->kind) ||
+           evm__h5r_strings(rd, g, w, "coef", -1, &p, &e->coef));
+    if (rd->status >= 0) e->ncon = nc, e->p_coef = p;
+    (void)(rd->status < 0 || evm__h5r_strings(rd, g, w, "variable", nc, NULL, &e->variable) ||
+           evm__h5r_strings(rd, g, w, "level", nc, NULL, &e->con_level) ||
+           evm__h5r_strings(rd, g, w, "label", nc, NULL, &e->label) ||
+           evm__h5r_vector(rd, g, w, "estimate", nc, &e->estimate) ||
+           evm__h5r_vector(rd, g, w, "se", nc, &e->se) ||
+           evm__h5r_vector(rd, g, w, "df", nc, &e->df) ||
+           evm__h5r_vector(rd, g, w, "t", nc, &e->t) ||
+           evm__h5r_vector(rd, g, w, "p", nc, &e->p) ||
+           evm__h5r_vector(rd, g, w, "p_adjusted", nc, &e->p_adj) ||
+           evm__h5r_vector(rd, g, w, "lower", nc, &e->lower) ||
+           evm__h5r_vector(rd, g, w, "upper", nc, &e->upper) ||
+           evm__h5r_matrix(rd, g, w, "L", nc, p, &e->L));
+    if (rd->status >= 0) rd_i64_as_int(rd, g, w, "in_model", nc, &e->in_model);
+    if (rd->status >= 0) rd_es(rd, g, w, e->con_es, nc);
+    H5Gclose(g);
+}
+
+static void rd_schools(evm__h5_reader *rd, hid_t f, evm_effects *e)
+{
+    const char *w = "/effects/schools";
+    hid_t g = H5Gopen2(f, "effects/schools", H5P_DEFAULT);
+    if (g < 0) {
+        evm__h5r_hfail(rd, "group", "/effects", "schools");
+        return;
+    }
+    int64_t ns = 0;
+    (void)(evm__h5r_attr_str(rd, g, w, "site", &e->site) ||
+           evm__h5r_attr_str(rd, g, w, "term", &e->site_term) ||
+           evm__h5r_attr_str(rd, g, w, "group_var", &e->group_var) ||
+           evm__h5r_attr_str(rd, g, w, "np_cluster", &e->np_cluster) ||
+           evm__h5r_attr_f64(rd, g, w, "tau", &e->tau) ||
+           evm__h5r_attr_f64(rd, g, w, "tau_lower", &e->tau_lower) ||
+           evm__h5r_attr_f64(rd, g, w, "tau_upper", &e->tau_upper) ||
+           evm__h5r_attr_f64(rd, g, w, "pooled", &e->pooled) ||
+           evm__h5r_attr_f64(rd, g, w, "share_positive", &e->share_positive) ||
+           evm__h5r_attr_i64(rd, g, w, "n_schools", &ns) ||
+           evm__h5r_attr_i64(rd, g, w, "n_suppressed", &e->n_suppressed) ||
+           evm__h5r_attr_i64(rd, g, w, "n_pi_above_0", &e->n_pi_above) ||
+           evm__h5r_attr_i64(rd, g, w, "n_pi_below_0", &e->n_pi_below));
+    if (rd->status >= 0 && (ns < 0 || ns > INT32_MAX))
+        evm__h5r_bad(rd, w, "n_schools", "a count of schools");
+    int n = 0;
+    if (rd->status >= 0 && ns > 0 &&
+        evm__h5r_strings(rd, g, w, "id", (int)ns, NULL, &e->site_id) == EVM_OK)
+        e->nsite = n = (int)ns;
+    if (rd->status >= 0 && n > 0) {
+        (void)(evm__h5r_strings(rd, g, w, "group", n, NULL, &e->site_group) ||
+               evm__h5r_vector(rd, g, w, "estimate", n, &e->est) ||
+               evm__h5r_vector(rd, g, w, "pred_se", n, &e->pred_se) ||
+               evm__h5r_vector(rd, g, w, "pred_lower", n, &e->pred_lower) ||
+               evm__h5r_vector(rd, g, w, "pred_upper", n, &e->pred_upper) ||
+               evm__h5r_vector(rd, g, w, "fixed", n, &e->fixed) ||
+               evm__h5r_vector(rd, g, w, "mode", n, &e->mode) ||
+               evm__h5r_vector(rd, g, w, "condsd", n, &e->condsd) ||
+               evm__h5r_vector(rd, g, w, "np_estimate", n, &e->np_est) ||
+               evm__h5r_vector(rd, g, w, "np_se", n, &e->np_se) ||
+               evm__h5r_vector(rd, g, w, "np_df", n, &e->np_df) ||
+               evm__h5r_vector(rd, g, w, "np_lower", n, &e->np_lower) ||
+               evm__h5r_vector(rd, g, w, "np_upper", n, &e->np_upper) ||
+               evm__h5r_vector(rd, g, w, "shrinkage", n, &e->shrinkage));
+        if (rd->status >= 0) rd_i64n(rd, g, w, "n_treated", n, &e->n_treated);
+        if (rd->status >= 0) rd_i64n(rd, g, w, "n_comparison", n, &e->n_comparison);
+        if (rd->status >= 0) rd_i64n(rd, g, w, "np_clusters", n, &e->np_nclusters);
+        if (rd->status >= 0) rd_i64_as_int(rd, g, w, "suppressed", n, &e->suppressed);
+        if (rd->status >= 0) rd_es(rd, g, w, e->site_es, n);
+    }
+    H5Gclose(g);
+}
+
+static void rd_icc(evm__h5_reader *rd, hid_t f, evm_effects *e)
+{
+    const char *w = "/effects/icc";
+    hid_t g = H5Gopen2(f, "effects/icc", H5P_DEFAULT);
+    if (g < 0) {
+        evm__h5r_hfail(rd, "group", "/effects", "icc");
+        return;
+    }
+    int ni = 0;
+    (void)(evm__h5r_attr_str(rd, g, w, "ci", &e->icc_ci) ||
+           evm__h5r_attr_f64(rd, g, w, "residual_variance", &e->resid_var) ||
+           evm__h5r_strings(rd, g, w, "group", -1, &ni, &e->icc_group));
+    if (rd->status >= 0) e->nicc = ni;
+    (void)(rd->status < 0 || evm__h5r_vector(rd, g, w, "variance", ni, &e->icc_var) ||
+           evm__h5r_vector(rd, g, w, "icc", ni, &e->icc) ||
+           evm__h5r_vector(rd, g, w, "lower", ni, &e->icc_lower) ||
+           evm__h5r_vector(rd, g, w, "upper", ni, &e->icc_upper));
+    H5Gclose(g);
+}
+
+int evm_effects_read_h5(const char *path, evm_effects **out, evm_ctx *c)
+{
+    *out = NULL;
+    evm_result *fit = NULL;
+    int st = evm_h5_read_fit(path, &fit, c);   /* checks the file and its fit */
+    if (st < 0) return st;
+    evm__h5_quiet quiet;
+    evm__h5_silence(&quiet);
+    struct stat sb;
+    evm__h5_reader rd = {path, c, 0, EVM_OK};
+    rd.cap = ((hsize_t)(stat(path, &sb) == 0 ? sb.st_size : 0) + 65536) * 256;
+    evm_effects *e = NULL;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        evm__h5r_hfail(&rd, "file", "/", "");
+        goto cleanup;
+    }
+    if (H5Lexists(f, "effects", H5P_DEFAULT) <= 0) goto cleanup;   /* a plain fit */
+    if (!(e = evm__calloc(1, sizeof *e))) {
+        evm__h5r_nomem(&rd);
+        goto cleanup;
+    }
+    e->fit = fit;
+    fit = NULL;
+    const char *w = "/effects";
+    hid_t top = H5Gopen2(f, "effects", H5P_DEFAULT);
+    if (top < 0) {
+        evm__h5r_hfail(&rd, "group", "/", "effects");
+        goto cleanup;
+    }
+    int64_t min_cell = 0;
+    (void)(evm__h5r_attr_str(&rd, top, w, "treatment", &e->treatment) ||
+           evm__h5r_attr_str(&rd, top, w, "treated", &e->treated_label) ||
+           evm__h5r_attr_str(&rd, top, w, "comparison", &e->comparison_label) ||
+           evm__h5r_attr_str(&rd, top, w, "ddf", &e->ddf) ||
+           evm__h5r_attr_str(&rd, top, w, "adjust", &e->adjust) ||
+           evm__h5r_attr_f64(&rd, top, w, "level", &e->level) ||
+           evm__h5r_attr_i64(&rd, top, w, "min_cell", &min_cell) ||
+           evm__h5r_attr_f64(&rd, top, w, "sd_ref", &e->sd_ref) ||
+           evm__h5r_attr_f64(&rd, top, w, "sd_model", &e->sd[EVM_EFFECTS_ES_MODEL]) ||
+           evm__h5r_attr_f64(&rd, top, w, "sd_comparison", &e->sd[EVM_EFFECTS_ES_COMPARISON]) ||
+           evm__h5r_attr_f64(&rd, top, w, "sd_pooled", &e->sd[EVM_EFFECTS_ES_G]) ||
+           evm__h5r_attr_f64(&rd, top, w, "omega", &e->omega) ||
+           evm__h5r_attr_i64(&rd, top, w, "n_treated", &e->n_t) ||
+           evm__h5r_attr_i64(&rd, top, w, "n_comparison", &e->n_c) ||
+           evm__h5r_attr_f64(&rd, top, w, "mean_treated", &e->mean_t) ||
+           evm__h5r_attr_f64(&rd, top, w, "mean_comparison", &e->mean_c) ||
+           evm__h5r_attr_f64(&rd, top, w, "sd_treated", &e->sd_t));
+    H5Gclose(top);
+    e->min_cell = (int)(min_cell < 0 ? 0 : min_cell > INT32_MAX ? INT32_MAX : min_cell);
+    e->sd[EVM_EFFECTS_ES_REF] = e->sd_ref;
+    e->sd_c = e->sd[EVM_EFFECTS_ES_COMPARISON];
+    /* the site attribute lives with the schools; the contrasts need it only for the title */
+    if (rd.status >= 0) rd_contrasts(&rd, f, e);
+    if (rd.status >= 0) rd_schools(&rd, f, e);
+    if (rd.status >= 0) rd_icc(&rd, f, e);
+cleanup:
+    if (f >= 0) H5Fclose(f);
+    evm__h5_restore(&quiet);
+    evm_result_free(&fit);
+    if (rd.status < 0) {
+        evm_effects_free(&e);
+        return rd.status;
+    }
+    *out = e;
+    return EVM_OK;
 }

@@ -50,6 +50,13 @@ check "run: difference without improvement index" has "$TMP/run.txt" "^cohort: 2
 check "run: ICCs" has "$TMP/run.txt" "^ICC of the random intercepts \(95% CI from the profile of the SD\): school:classroom 0\.025 \[0\.008, 0\.047\]; school 0\.096 \[0\.045, 0\.161\]$"
 check "run: school ES" has "$TMP/run.txt" "^S01 .* 0\.394 +5\.642"
 
+# show: the fit's summary, then the effects table exactly as effects printed it
+run show "$TMP/res/e.h5"
+check "show: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "show: fit summary first" has "$TMP/out" "^Linear mixed model fit by REML"
+tail -n "$(wc -l <"$TMP/run.txt")" "$TMP/out" >"$TMP/show_tail.txt"
+check "show: effects as printed by effects" cmp -s "$TMP/show_tail.txt" "$TMP/run.txt"
+
 # CSV: contrasts, schools without the flagged ones, SDs, variance components (blank lines between)
 check "csv: contrast header" has "$TMP/res/e.csv" "^contrast,variable,level,estimate,se,df,t,p,p_adjusted,lower,upper,es_model,es_model_lower,es_model_upper,ii_model,es_comparison,es_comparison_lower,es_comparison_upper,ii_comparison,g,g_lower,g_upper,ii_g$"
 check "csv: 7 contrasts + 28 schools + 3 SDs + 3 components + 4 headers + 3 blanks" nlines "$TMP/res/e.csv" 48
