@@ -109,5 +109,13 @@ static inline evm__offblk *evm__off(const evm_lmm *m, int i, int k)
  * dense solve per level.  Errors: EVM_ERR_ARG, EVM_ERR_NOMEM, EVM_ERR_NUMERIC. */
 int evm__lmm_predvar(evm_lmm *m, int k, const double *x, int64_t ldx, const double *z,
                      double *est, double *var, double *condvar, evm_ctx *c);
+/* predict.c: the variance that estimating θ adds to each of those predictions (Kackar &
+ * Harville 1984; the first-order term of Prasad & Rao 1990 and Kenward & Roger 1997):
+ * extra[l] = g_lᵀ V g_l with g_l = ∂(x_l'β̂ + z'b̂_l)/∂θ and V = 2H⁻¹, H the Hessian of the
+ * objective in θ, both by central differences; elements of θ at their bound 0 are held
+ * fixed.  Restores the fit at θ̂ afterwards.  Returns 0; 1 (extra all 0) when H is not
+ * positive definite; errors as evm__lmm_predvar.  Needs ntheta ≤ 64. */
+int evm__lmm_predvar_theta(evm_lmm *m, int k, const double *x, int64_t ldx, const double *z,
+                           double *extra, evm_ctx *c);
 
 #endif

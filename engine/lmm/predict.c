@@ -178,3 +178,107 @@ cleanup:
     if (status == EVM_ERR_NOMEM) evm__fail(c, status, "out of memory computing prediction variances");
     return status;
 }
+
+/* ---------------------------------------------------------------- θ̂'s share */
+#define EVM__KH_STEP 1e-3      /* relative central-difference step in θ */
+#define EVM__KH_BOUND 1e-4     /* θ elements this close to their bound 0 are held fixed */
+
+/* x'β̂(θ) + z'b̂ₗ(θ) for every level at the current factor (after evm__lmm_postfit). */
+static void predictions(const evm_lmm *m, int k, const double *x, int64_t ldx,
+                        const double *z, double *est)
+{
+    const int q = m->t[k].q, p = m->p;
+    for (int64_t l = 0; l < m->t[k].nl; l++) {
+        double v = 0.0;
+        for (int r = 0; r < p; r++) v += x[l * ldx + r] * m->beta[r];
+        for (int j = 0; j < q; j++) v += z[j] * m->b[k][l * q + j];
+        est[l] = v;
+    }
+}
+
+static int postfit_at(evm_lmm *m, const double *theta, evm_ctx *c)
+{
+    if (!isfinite(evm__lmm_factor(m, theta)))
+        return evm__fail(c, EVM_ERR_NUMERIC, "cannot factor the model near its estimates");
+    return evm__lmm_postfit(m, c);
+}
+
+int evm__lmm_predvar_theta(evm_lmm *m, int k, const double *x, int64_t ldx, const double *z,
+                           double *extra, evm_ctx *c)
+{
+    if (!m || !m->fitted || k < 0 || k >= m->K || !z || !extra || (m->p > 0 && !x))
+        return evm__fail(c, EVM_ERR_ARG, "evm__lmm_predvar_theta: no fitted model or weights");
+    const int nt = m->ntheta;
+    const int64_t nl = m->t[k].nl;
+    for (int64_t l = 0; l < nl; l++) extra[l] = 0.0;
+    int *fr = evm__malloc((size_t)nt, sizeof *fr);
+    double *h = evm__malloc((size_t)nt, sizeof *h), *th = evm__malloc((size_t)nt, sizeof *th);
+    double *H = evm__calloc((size_t)nt * nt, sizeof *H);
+    double *G = evm__malloc((size_t)nt * (size_t)nl, sizeof *G);
+    double *e2 = evm__malloc((size_t)nl, sizeof *e2);
+    int st = EVM_OK, nf = 0;
+    if (!fr || !h || !th || !H || !G || !e2) {
+        st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < nt; i++) {
+        const double t = m->theta[i], step = EVM__KH_STEP * (fabs(t) > 0.05 ? fabs(t) : 0.05);
+        if (m->lower[i] == 0.0 && (t < EVM__KH_BOUND || t - step < 0.0)) continue;
+        h[nf] = step;
+        fr[nf++] = i;
+    }
+    if (nf == 0 || nf > 64) goto restore;
+    /* Hessian of the objective in the free elements, by central differences */
+    memcpy(th, m->theta, sizeof(double) * nt);
+    const double f0 = evm__lmm_factor(m, th);
+    for (int a = 0; a < nf && st == EVM_OK; a++)
+        for (int b = 0; b <= a; b++) {
+            double f[4];
+            const double sa[4] = {1, 1, -1, -1}, sb[4] = {1, -1, 1, -1};
+            for (int s = 0; s < 4; s++) {
+                memcpy(th, m->theta, sizeof(double) * nt);
+                th[fr[a]] += sa[s] * h[a];
+                if (b != a) th[fr[b]] += sb[s] * h[b];
+                f[s] = (a == b && (s == 1 || s == 2)) ? f0 : evm__lmm_factor(m, th);
+            }
+            const double v = a == b ? (f[0] - 2.0 * f0 + f[3]) / (h[a] * h[a])
+                                    : (f[0] - f[1] - f[2] + f[3]) / (4.0 * h[a] * h[b]);
+            if (!isfinite(v)) st = 1;
+            H[a + b * nf] = H[b + a * nf] = v;
+        }
+    if (st != EVM_OK || evm__potrf(nf, H, nf) != 0) {   /* not a minimum in every direction */
+        st = 1;
+        goto restore;
+    }
+    /* the predictions' gradient in the free elements */
+    for (int a = 0; a < nf && st == EVM_OK; a++) {
+        memcpy(th, m->theta, sizeof(double) * nt);
+        th[fr[a]] = m->theta[fr[a]] + h[a];
+        if ((st = postfit_at(m, th, c)) < 0) goto restore;
+        predictions(m, k, x, ldx, z, G + (int64_t)a * nl);
+        th[fr[a]] = m->theta[fr[a]] - h[a];
+        if ((st = postfit_at(m, th, c)) < 0) goto restore;
+        predictions(m, k, x, ldx, z, e2);
+        for (int64_t l = 0; l < nl; l++)
+            G[a * nl + l] = (G[a * nl + l] - e2[l]) / (2.0 * h[a]);
+    }
+    /* g'(2H⁻¹)g = 2‖L⁻¹g‖² with H = LLᵀ */
+    for (int64_t l = 0; l < nl; l++) {
+        double w[64], s = 0.0;
+        for (int a = 0; a < nf && a < 64; a++) {
+            double v = G[a * nl + l];
+            for (int b = 0; b < a; b++) v -= H[a + b * nf] * w[b];
+            w[a] = v / H[a + a * nf];
+            s += w[a] * w[a];
+        }
+        extra[l] = 2.0 * s;
+    }
+restore:
+    if (st >= 0) {
+        const int r = postfit_at(m, m->theta, c);
+        if (r < 0) st = r;
+    }
+cleanup:
+    free(fr), free(h), free(th), free(H), free(G), free(e2);
+    return st;
+}

@@ -92,7 +92,7 @@ void evm_effects_free(evm_effects **pe)
     free(e->site_id), free(e->site_group), free(e->site_term), free(e->group_var);
     free(e->np_cluster);
     free(e->n_treated), free(e->n_comparison), free(e->np_nclusters), free(e->suppressed);
-    free(e->fixed), free(e->mode), free(e->condsd), free(e->est), free(e->pred_se);
+    free(e->fixed), free(e->mode), free(e->condsd), free(e->est), free(e->pred_se), free(e->pred_se_adj);
     free(e->pred_lower), free(e->pred_upper), free(e->np_est), free(e->np_se), free(e->np_df);
     free(e->np_lower), free(e->np_upper), free(e->shrinkage);
     free(e);

@@ -15,7 +15,8 @@
  *    CI and p-values adjusted over the family (every row but the overall one);
  *  - schools: per level of the site factor (the grouping factor of the random treatment
  *    slope, or --site), the model-based effect x_s'β̂ + b̂_s with its prediction interval
- *    from the joint covariance of the mixed-model equations, the no-pooling OLS estimate
+ *    from the joint covariance of the mixed-model equations plus the variance θ̂ adds
+ *    (Kackar-Harville, evm__lmm_predvar_theta), the no-pooling OLS estimate
  *    within the school with CR2 standard errors clustered by classroom (clubSandwich), the
  *    shrinkage factor τ²/(τ² + SE²), the privacy flag (fewer than min_cell students in an
  *    arm), and a heterogeneity summary (τ with its profile CI, share of schools with a
@@ -106,7 +107,9 @@ typedef struct {
     double *fixed;        /* x_s'β̂ */
     double *mode;         /* b̂_s (conditional mode of the slope) */
     double *condsd;       /* its conditional SD (lme4's condVar) */
-    double *est, *pred_se, *pred_lower, *pred_upper;
+    double *est, *pred_se;   /* prediction SE at θ̂ (the mixed-model equations) */
+    double *pred_se_adj;     /* with θ̂'s own uncertainty added (Kackar-Harville) */
+    double *pred_lower, *pred_upper;   /* est ± z·pred_se_adj */
     double *np_est, *np_se, *np_df, *np_lower, *np_upper, *shrinkage;
     /* ---- heterogeneity ---- */
     double tau, tau_lower, tau_upper, pooled, share_positive;

@@ -176,7 +176,7 @@ int evx_effect_sizes(const evm_lmm *m, const evx_treat *T, const evm_effects_opt
             put(&e->con_es[k], r, e->estimate[r], e->se[r], e->df[r], e->sd[k], mult, o->level,
                 strcmp(e->kind[r], "difference") != 0);
         for (int64_t s = 0; s < e->nsite; s++)
-            put(&e->site_es[k], s, e->est[s], e->pred_se[s], INFINITY, e->sd[k], mult, o->level, 1);
+            put(&e->site_es[k], s, e->est[s], e->pred_se_adj[s], INFINITY, e->sd[k], mult, o->level, 1);
     }
     return EVM_OK;
 }

@@ -125,7 +125,7 @@ void evm_effects_print(FILE *out, const evm_effects *e)
                 e->site_group[s] ? e->site_group[s] : "", (long long)e->n_treated[s],
                 (long long)e->n_comparison[s]);
         pnum(out, e->est[s], 9, 3);
-        pnum(out, e->pred_se[s], 10, 3);
+        pnum(out, e->pred_se_adj[s], 10, 3);
         fprintf(out, "  [");
         pnum(out, e->pred_lower[s], 7, 3);
         fprintf(out, ",");
@@ -235,10 +235,10 @@ static void write_contrasts(FILE *f, const evm_effects *e, int md)
 static void write_schools(FILE *f, const evm_effects *e, int md)
 {
     const char *h[60] = {"school", "group", "n_treated", "n_comparison", "estimate",
-                         "pred_se", "pred_lower", "pred_upper", "fixed", "mode", "condsd",
-                         "np_estimate", "np_se", "np_df", "np_lower", "np_upper",
+                         "pred_se", "pred_se_adj", "pred_lower", "pred_upper", "fixed", "mode",
+                         "condsd", "np_estimate", "np_se", "np_df", "np_lower", "np_upper",
                          "shrinkage"};
-    const int nh = es_header(e, md, h, 17);
+    const int nh = es_header(e, md, h, 18);
     if (md) fprintf(f, "\n### Schools (%s)\n\nSchools with fewer than %d students in an arm "
                        "are not shown (%lld).\n\n", e->site, e->min_cell, (long long)e->n_suppressed);
     else fputc('\n', f);
@@ -250,7 +250,7 @@ static void write_schools(FILE *f, const evm_effects *e, int md)
         cell_str(f, e->site_group[s] ? e->site_group[s] : "", md), sep(f, md);
         fprintf(f, "%lld", (long long)e->n_treated[s]), sep(f, md);
         fprintf(f, "%lld", (long long)e->n_comparison[s]);
-        const double v[] = {e->est[s], e->pred_se[s], e->pred_lower[s], e->pred_upper[s],
+        const double v[] = {e->est[s], e->pred_se[s], e->pred_se_adj[s], e->pred_lower[s], e->pred_upper[s],
                             e->fixed[s], e->mode[s], e->condsd[s], e->np_est[s], e->np_se[s],
                             e->np_df[s], e->np_lower[s], e->np_upper[s], e->shrinkage[s]};
         for (size_t k = 0; k < sizeof v / sizeof *v; k++) sep(f, md), cell_num(f, v[k], md);
@@ -453,18 +453,19 @@ int evm_effects_write_h5(const char *path, const evm_effects *e, evm_ctx *c)
         EVM__H5_F64("upper", e->upper, nc), EVM__H5_MAT("L", e->L, nc, e->p_coef),
         EVM__H5_STR("coef", e->coef, e->p_coef), EVM__H5_I64("in_model", in_model, nc)};
     const int ncon_col = h5_es(con, 15, e->con_es, nc);
-    evm__h5col sch[19 + 5 * EVM_EFFECTS_NES] = {
+    evm__h5col sch[20 + 5 * EVM_EFFECTS_NES] = {
         EVM__H5_STR("id", e->site_id, ns), EVM__H5_STR("group", e->site_group, ns),
         EVM__H5_I64("n_treated", e->n_treated, ns), EVM__H5_I64("n_comparison", e->n_comparison, ns),
         EVM__H5_I64("suppressed", supp, ns), EVM__H5_F64("estimate", e->est, ns),
-        EVM__H5_F64("pred_se", e->pred_se, ns), EVM__H5_F64("pred_lower", e->pred_lower, ns),
+        EVM__H5_F64("pred_se", e->pred_se, ns), EVM__H5_F64("pred_se_adj", e->pred_se_adj, ns),
+        EVM__H5_F64("pred_lower", e->pred_lower, ns),
         EVM__H5_F64("pred_upper", e->pred_upper, ns), EVM__H5_F64("fixed", e->fixed, ns),
         EVM__H5_F64("mode", e->mode, ns), EVM__H5_F64("condsd", e->condsd, ns),
         EVM__H5_F64("np_estimate", e->np_est, ns), EVM__H5_F64("np_se", e->np_se, ns),
         EVM__H5_F64("np_df", e->np_df, ns), EVM__H5_F64("np_lower", e->np_lower, ns),
         EVM__H5_F64("np_upper", e->np_upper, ns), EVM__H5_I64("np_clusters", e->np_nclusters, ns),
         EVM__H5_F64("shrinkage", e->shrinkage, ns)};
-    const int nsch_col = h5_es(sch, 19, e->site_es, ns);
+    const int nsch_col = h5_es(sch, 20, e->site_es, ns);
     const evm__h5attr top[] = {
         EVM__H5_ASTR("treatment", e->treatment), EVM__H5_ASTR("treated", e->treated_label),
         EVM__H5_ASTR("comparison", e->comparison_label), EVM__H5_ASTR("ddf", e->ddf),
@@ -596,6 +597,7 @@ static void rd_schools(evm__h5_reader *rd, hid_t f, evm_effects *e)
         (void)(evm__h5r_strings(rd, g, w, "group", n, NULL, &e->site_group) ||
                evm__h5r_vector(rd, g, w, "estimate", n, &e->est) ||
                evm__h5r_vector(rd, g, w, "pred_se", n, &e->pred_se) ||
+               evm__h5r_vector(rd, g, w, "pred_se_adj", n, &e->pred_se_adj) ||
                evm__h5r_vector(rd, g, w, "pred_lower", n, &e->pred_lower) ||
                evm__h5r_vector(rd, g, w, "pred_upper", n, &e->pred_upper) ||
                evm__h5r_vector(rd, g, w, "fixed", n, &e->fixed) ||

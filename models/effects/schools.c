@@ -4,7 +4,8 @@
  * school-level covariate) set to the site's value; then
  *   model-based: x_s'β̂ + b̂_s,treat with the prediction-error variance of
  *                engine/lmm/predict.c (Var(x_s'β̂) + Var(b_s|y) + 2 Cov), and the interval
- *                est ± z·SE (normal quantile: the variance is conditional on θ̂);
+ *                est ± z·SE_adj, SE_adj² = SE² + the variance that estimating θ adds
+ *                (Kackar-Harville, predict.c; normal quantile);
  *   no-pooling:  nopool.c within the site's rows, CR2 by --cluster, else by the finest
  *                grouping factor nested in the sites with at least 5 rows per level on
  *                average (the classroom);
@@ -171,7 +172,7 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
     const int p = m->p;
     int st = EVM_OK, col = -1, kterm;
     evx_levels sl = {0};
-    double *Xs = NULL, *var = NULL, *cv = NULL;
+    double *Xs = NULL, *var = NULL, *cv = NULL, *kh = NULL;
     int64_t *rows = NULL, *start = NULL;
     /* the treatment's column name in the random terms, as in X */
     char *tcol = NULL;
@@ -220,7 +221,7 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
     int64_t **icols[] = {&e->n_treated, &e->n_comparison, &e->np_nclusters};
     for (size_t a = 0; a < 3; a++)
         if (!(*icols[a] = evm__calloc((size_t)ns, sizeof(int64_t)))) goto oom;
-    double **dcols[] = {&e->fixed, &e->mode, &e->condsd, &e->est, &e->pred_se, &e->pred_lower,
+    double **dcols[] = {&e->fixed, &e->mode, &e->condsd, &e->est, &e->pred_se, &e->pred_se_adj, &e->pred_lower,
                         &e->pred_upper, &e->np_est, &e->np_se, &e->np_df, &e->np_lower,
                         &e->np_upper, &e->shrinkage};
     for (size_t a = 0; a < sizeof dcols / sizeof *dcols; a++) {
@@ -232,7 +233,8 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
     Xs = evm__malloc((size_t)(ns * (p ? p : 1)), sizeof *Xs);
     var = evm__malloc((size_t)ns, sizeof *var);
     cv = evm__malloc((size_t)ns, sizeof *cv);
-    if (!e->site_term || !e->site || !e->suppressed || !e->site_id || !Xs || !var || !cv) goto oom;
+    kh = evm__malloc((size_t)ns, sizeof *kh);
+    if (!e->site_term || !e->site || !e->suppressed || !e->site_id || !Xs || !var || !cv || !kh) goto oom;
     for (int64_t s = 0; s < ns; s++)
         if (!(e->site_id[s] = evm__strdup(labels[s]))) goto oom;
     for (int64_t i = 0; i < n; i++) {
@@ -252,6 +254,11 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
         double zw[8] = {0};
         zw[col] = 1.0;
         if ((st = evm__lmm_predvar(m, kterm, Xs, p, zw, e->est, var, cv, c)) < 0) goto cleanup;
+        if ((st = evm__lmm_predvar_theta(m, kterm, Xs, p, zw, kh, c)) < 0) goto cleanup;
+        if (st > 0)
+            evm__warn(c, "the objective's curvature in the variance parameters is not positive "
+                         "definite: the school intervals leave out the uncertainty of theta");
+        st = EVM_OK;
         const int q = m->t[kterm].q;
         for (int64_t s = 0; s < ns; s++) {
             double fx = 0.0;
@@ -260,9 +267,12 @@ int evx_schools(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_tre
             e->mode[s] = m->b[kterm][s * q + col];
             e->condsd[s] = sqrt(cv[s]);
             e->pred_se[s] = sqrt(var[s]);
-            e->pred_lower[s] = e->est[s] - z * e->pred_se[s];
-            e->pred_upper[s] = e->est[s] + z * e->pred_se[s];
-            if (isnan(fx)) e->est[s] = e->pred_se[s] = e->pred_lower[s] = e->pred_upper[s] = NAN;
+            e->pred_se_adj[s] = sqrt(var[s] + kh[s]);
+            e->pred_lower[s] = e->est[s] - z * e->pred_se_adj[s];
+            e->pred_upper[s] = e->est[s] + z * e->pred_se_adj[s];
+            if (isnan(fx))
+                e->est[s] = e->pred_se[s] = e->pred_se_adj[s] = e->pred_lower[s] =
+                    e->pred_upper[s] = NAN;
         }
         heterogeneity(m, kterm, col, P, e);
     } else {
@@ -342,7 +352,7 @@ oom:
     st = nomem(c);
 cleanup:
     free(tcol);
-    free(Xs), free(var), free(cv), free(rows), free(start);
+    free(Xs), free(var), free(cv), free(kh), free(rows), free(start);
     evx_levels_free(&sl);
     return st;
 }

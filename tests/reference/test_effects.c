@@ -290,6 +290,7 @@ static void check_roundtrip(const char *name, const evm_effects *e, evm_ctx *c)
             CHECK(same_es(b->con_es, e->con_es, nc));
             CHECK(same_str(b->site_id, e->site_id, ns));
             CHECK(same_f64(b->est, e->est, ns) && same_f64(b->pred_lower, e->pred_lower, ns) &&
+                  same_f64(b->pred_se_adj, e->pred_se_adj, ns) &&
                   same_f64(b->np_est, e->np_est, ns) && same_f64(b->shrinkage, e->shrinkage, ns));
             for (int64_t s = 0; s < ns; s++)
                 CHECK(b->suppressed[s] == e->suppressed[s] && b->n_treated[s] == e->n_treated[s]);
