@@ -536,14 +536,21 @@ static void rd_i64n(evm__h5_reader *rd, hid_t g, const char *where, const char *
         evm__h5r_same_len(rd, len, n, where, name);
 }
 
+/* /effects/<name>, or -1 with the failure recorded. */
+static hid_t open_section(evm__h5_reader *rd, hid_t f, const char *name)
+{
+    char path[32];
+    snprintf(path, sizeof path, "effects/%s", name);
+    hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+    if (g < 0) evm__h5r_hfail(rd, "group", "/effects", name);
+    return g;
+}
+
 static void rd_contrasts(evm__h5_reader *rd, hid_t f, evm_effects *e)
 {
     const char *w = "/effects/contrasts";
-    hid_t g = H5Gopen2(f, "effects/contrasts", H5P_DEFAULT);
-    if (g < 0) {
-        evm__h5r_hfail(rd, "group", "/effects", "contrasts");
-        return;
-    }
+    hid_t g = open_section(rd, f, "contrasts");
+    if (g < 0) return;
     int nc = 0, p = 0;
     (void)(evm__h5r_strings(rd, g, w, "kind", -1, &nc, &e->kind) ||
            evm__h5r_strings(rd, g, w, "coef", -1, &p, &e->coef));
@@ -568,11 +575,8 @@ static void rd_contrasts(evm__h5_reader *rd, hid_t f, evm_effects *e)
 static void rd_schools(evm__h5_reader *rd, hid_t f, evm_effects *e)
 {
     const char *w = "/effects/schools";
-    hid_t g = H5Gopen2(f, "effects/schools", H5P_DEFAULT);
-    if (g < 0) {
-        evm__h5r_hfail(rd, "group", "/effects", "schools");
-        return;
-    }
+    hid_t g = open_section(rd, f, "schools");
+    if (g < 0) return;
     int64_t ns = 0;
     (void)(evm__h5r_attr_str(rd, g, w, "site", &e->site) ||
            evm__h5r_attr_str(rd, g, w, "term", &e->site_term) ||
@@ -621,11 +625,8 @@ static void rd_schools(evm__h5_reader *rd, hid_t f, evm_effects *e)
 static void rd_icc(evm__h5_reader *rd, hid_t f, evm_effects *e)
 {
     const char *w = "/effects/icc";
-    hid_t g = H5Gopen2(f, "effects/icc", H5P_DEFAULT);
-    if (g < 0) {
-        evm__h5r_hfail(rd, "group", "/effects", "icc");
-        return;
-    }
+    hid_t g = open_section(rd, f, "icc");
+    if (g < 0) return;
     int ni = 0;
     (void)(evm__h5r_attr_str(rd, g, w, "ci", &e->icc_ci) ||
            evm__h5r_attr_f64(rd, g, w, "residual_variance", &e->resid_var) ||

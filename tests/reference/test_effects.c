@@ -24,15 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<hdf5.h>)
-#include <hdf5.h>
-#define HAVE_HDF5_H 1
-#elif __has_include(<hdf5/serial/hdf5.h>)
-#include <hdf5/serial/hdf5.h>
-#define HAVE_HDF5_H 1
-#endif
-#endif
+#include "have_hdf5.h"
 
 static double num1(const json_value *v)
 {

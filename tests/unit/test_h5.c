@@ -31,15 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<hdf5.h>)
-#include <hdf5.h>
-#define HAVE_HDF5_H 1
-#elif __has_include(<hdf5/serial/hdf5.h>)
-#include <hdf5/serial/hdf5.h>
-#define HAVE_HDF5_H 1
-#endif
-#endif
+#include "have_hdf5.h"
 
 /* ---------------------------------------------------------------- building results */
 static char *S(const char *s) { return s ? strdup(s) : NULL; }
