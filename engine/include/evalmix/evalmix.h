@@ -137,7 +137,7 @@ typedef struct {
     const char *const *ref_var;
     const char *const *ref_level;
     int max_eval;           /* optimiser evaluation limit; <= 0: default */
-    double ftol_rel;        /* <= 0: default (lme4's nloptwrap: 1e-12) */
+    double ftol_rel;        /* <= 0: default 1e-13 */
     double xtol_abs;        /* <= 0: default (1e-10) */
     const char *cluster;    /* extra factor column kept for cluster-robust SEs, or NULL */
 } evm_lmm_opts;
