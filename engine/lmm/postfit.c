@@ -314,6 +314,129 @@ cleanup:
     return status;
 }
 
+/* Crossed designs whose last terms are all dense (InstEval: students, then instructors
+ * and departments).  With T the trailing dense terms and L_T their factor, the inverse
+ * Σ_T⁻¹ = (L_T L_Tᵀ)⁻¹ (LAPACK's potri, once) holds the conditional variances of every
+ * term in T on its diagonal, and for a level c of the term just before T, whose column
+ * block of L⁻¹ is [K_c; −L_T⁻¹ B_c K_c] with K_c = L_kk[c]⁻¹ and B_c its few nonzero rows
+ * below,  G = K_cᵀK_c + K_cᵀ (B_cᵀ Σ_T⁻¹ B_c) K_c  is a gather over those rows — instead
+ * of one dense triangular solve per level.  Returns 1 when the path does not apply (no
+ * dense tail, or its inverse would be larger than EVM__TAIL_MAX columns), -1 when out of
+ * memory, 0 when the conditional variances of terms k0 - 1 (when it qualifies) to K - 1
+ * are stored; *first is the first term done. */
+#define EVM__TAIL_MAX 4096
+static int condvar_dense_tail(evm_lmm *m, int *first)
+{
+    const int K = m->K;
+    int k0 = K;
+    while (k0 > 1 && m->t[k0 - 1].dense) k0--;
+    if (k0 == K) return 1;
+    int64_t nT = 0;
+    for (int i = k0; i < K; i++) nT += m->t[i].n;
+    if (nT > EVM__TAIL_MAX) return 1;
+    int64_t *off = evm__malloc((size_t)K, sizeof *off);
+    double *S = evm__calloc((size_t)(nT * nT), sizeof(double));
+    if (!off || !S) {
+        free(off), free(S);
+        return -1;
+    }
+    for (int i = k0, o = 0; i < K; i++) off[i] = o, o += (int)m->t[i].n;
+    for (int i = k0; i < K; i++) {   /* assemble L_T (lower), then Σ_T⁻¹ in place */
+        const evm__term *ti = &m->t[i];
+        for (int64_t b = 0; b < ti->n; b++)
+            memcpy(S + (off[i] + b) + (off[i] + b) * nT, ti->L + b + b * ti->n,
+                   sizeof(double) * (size_t)(ti->n - b));
+        for (int j = k0; j < i; j++) {
+            const evm__offblk *ob = evm__off(m, i, j);
+            for (int64_t b = 0; b < m->t[j].n; b++)
+                memcpy(S + off[i] + (off[j] + b) * nT, ob->L + b * ti->n,
+                       sizeof(double) * (size_t)ti->n);
+        }
+    }
+    if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)nT, S, (lapack_int)nT) != 0) {
+        free(off), free(S);
+        return 1;
+    }
+    for (int i = k0; i < K; i++) {
+        const evm__term *ti = &m->t[i];
+        const int q = ti->q;
+        for (int64_t c = 0; c < ti->nl; c++) {
+            double G[64];
+            const int64_t r0 = off[i] + c * q;
+            for (int b = 0; b < q; b++)
+                for (int a = 0; a < q; a++)
+                    G[a + b * q] = a >= b ? S[(r0 + a) + (r0 + b) * nT] : S[(r0 + b) + (r0 + a) * nT];
+            store_condvar(m, i, c, G);
+        }
+    }
+    *first = k0;
+    const int k = k0 - 1;
+    const evm__term *tk = &m->t[k];
+    const int qk = tk->q;
+    int64_t rows = 0;   /* nonzero rows below a level of k, at most */
+    for (int i = k0; i < K; i++) {
+        const evm__offblk *ob = evm__off(m, i, k);
+        if (ob->type == EVM__BLK_DENSE) goto done;
+        int64_t most = 0;
+        for (int64_t c = 0; c < tk->nl; c++)
+            if (ob->colptr[c + 1] - ob->colptr[c] > most) most = ob->colptr[c + 1] - ob->colptr[c];
+        rows += most * m->t[i].q;
+    }
+    int64_t *idx = evm__malloc((size_t)(rows ? rows : 1), sizeof *idx);
+    double *B = evm__malloc((size_t)(rows ? rows * qk : 1), sizeof *B);
+    double *SB = evm__malloc((size_t)(rows ? rows * qk : 1), sizeof *SB);
+    if (!idx || !B || !SB) {
+        free(idx), free(B), free(SB), free(off), free(S);
+        return -1;
+    }
+    for (int64_t c = 0; c < tk->nl; c++) {
+        int64_t mr = 0;   /* B_c: rows idx[0..mr) of the tail, qk columns (ld rows) */
+        for (int i = k0; i < K; i++) {
+            const evm__offblk *ob = evm__off(m, i, k);
+            const int qi = m->t[i].q;
+            for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++)
+                for (int a = 0; a < qi; a++, mr++) {
+                    idx[mr] = off[i] + ob->rowlev[e] * qi + a;
+                    for (int l = 0; l < qk; l++) B[mr + l * rows] = ob->L[e * qi * qk + a + l * qi];
+                }
+        }
+        for (int l = 0; l < qk; l++)   /* SB = Σ_T⁻¹[idx, idx] B_c */
+            for (int64_t r = 0; r < mr; r++) {
+                double sum = 0.0;
+                for (int64_t t = 0; t < mr; t++) {
+                    const int64_t x = idx[r], y = idx[t];
+                    sum += (x >= y ? S[x + y * nT] : S[y + x * nT]) * B[t + l * rows];
+                }
+                SB[r + l * rows] = sum;
+            }
+        double Kc[64], H[64], G[64];
+        memset(Kc, 0, sizeof(double) * qk * qk);
+        for (int a = 0; a < qk; a++) {   /* K_c = L_kk[c]⁻¹ */
+            Kc[a + a * qk] = 1.0;
+            evm__solve_ln_small(qk, tk->L + c * qk * qk, Kc + a * qk);
+        }
+        for (int b = 0; b < qk; b++)   /* H = I + B_cᵀ Σ_T⁻¹ B_c */
+            for (int a = 0; a < qk; a++) {
+                double h = a == b;
+                for (int64_t r = 0; r < mr; r++) h += B[r + a * rows] * SB[r + b * rows];
+                H[a + b * qk] = h;
+            }
+        for (int b = 0; b < qk; b++)   /* G = K_cᵀ H K_c */
+            for (int a = 0; a < qk; a++) {
+                double g = 0.0;
+                for (int r = 0; r < qk; r++)
+                    for (int t = 0; t < qk; t++) g += Kc[r + a * qk] * H[r + t * qk] * Kc[t + b * qk];
+                G[a + b * qk] = g;
+            }
+        store_condvar(m, k, c, G);
+    }
+    free(idx), free(B), free(SB);
+    *first = k;
+done:
+    free(off), free(S);
+    return 0;
+}
+
 /* Rearrange a[lo..hi] so that a[kth] is the value of that rank, smaller ones before it
  * and larger ones after it (Hoare quickselect). */
 static void select_kth(double *a, int64_t lo, int64_t hi, int64_t kth)
@@ -440,7 +563,10 @@ int evm__lmm_postfit(evm_lmm *m, evm_ctx *c)
         goto cleanup;
     }
     conditional_modes(m, u);
-    for (int k = 0; k < K; k++) {
+    int done_from = K;
+    const int tail = condvar_dense_tail(m, &done_from);
+    if (tail < 0) goto cleanup;
+    for (int k = 0; k < done_from; k++) {
         if (chain_is_nested(m, k)) condvar_nested(m, k);
         else if (condvar_dense(m, k)) goto cleanup;
     }

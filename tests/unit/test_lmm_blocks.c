@@ -169,6 +169,9 @@ int main(void)
     hf_design nested = {3, {36, 9, 3}, {1, 2, 1}, {1, 2, -1}, {-1, -1, -1}, 0};
     /* crossed: sparse under the first term, dense fill below */
     hf_design crossed = {3, {30, 24, 8}, {1, 1, 2}, {-1, 2, -1}, {-1, -1, -1}, 0};
+    /* crossed with a random slope on the first term: its conditional variances come from
+     * the gather over the inverse of the dense tail (postfit.c, condvar_dense_tail) */
+    hf_design crossed_slope = {3, {40, 15, 6}, {2, 1, 1}, {-1, -1, -1}, {-1, -1, -1}, 1};
     /* (x || g) with a crossed factor, weighted */
     hf_design zerocorr = {3, {25, 25, 6}, {1, 1, 1}, {-1, -1, -1}, {-1, 0, -1}, 1};
     /* nested factor under a crossed first term: mixes NESTED and DENSE */
@@ -176,6 +179,7 @@ int main(void)
     run_design("nested_reml", &nested, 400, 3, 1);
     run_design("nested_ml", &nested, 400, 3, 0);
     run_design("crossed_reml", &crossed, 400, 2, 1);
+    run_design("crossed_slope_weighted_reml", &crossed_slope, 400, 2, 1);
     run_design("zerocorr_weighted_ml", &zerocorr, 300, 2, 0);
     run_design("mixed_weighted_reml", &mixed, 500, 3, 1);
     return check_summary("test_lmm_blocks");
