@@ -10,7 +10,7 @@
 #include <cblas.h>
 #include <lapacke.h>
 
-#define EVM__NB 128      /* block size of the blocked Cholesky */
+#define EVM__NB 96       /* block size of the blocked Cholesky */
 #define EVM__ROWS 256    /* rows per task in triangular solves */
 
 typedef struct {
@@ -61,11 +61,19 @@ typedef struct {
     double *b;
 } solve_job;
 
+/* Rows per task of a right solve: up to 2·EVM__ROWS rows go in two halves (rounded up to
+ * a multiple of 8), so that a solve with few rows (the X rows and a small crossed term
+ * below a dense one, every evaluation) still uses two threads; the split depends on m only. */
+static int64_t right_rows(int64_t m)
+{
+    return m > 2 * EVM__ROWS ? EVM__ROWS : ((m + 1) / 2 + 7) / 8 * 8;
+}
+
 static void right_lt_task(void *arg, int t)
 {
     solve_job *s = arg;
-    const int64_t r0 = (int64_t)t * EVM__ROWS;
-    const int64_t r = s->m - r0 < EVM__ROWS ? s->m - r0 : EVM__ROWS;
+    const int64_t rows = right_rows(s->m), r0 = (int64_t)t * rows;
+    const int64_t r = s->m - r0 < rows ? s->m - r0 : rows;
     evm__trsm_right_lt(r, s->n, s->l, s->ldl, s->b + r0, s->ldb);
 }
 
@@ -73,7 +81,8 @@ void evm__trsm_right_lt_par(int64_t m, int64_t n, const double *l, int64_t ldl, 
                             int64_t ldb, int threads)
 {
     solve_job s = {m, n, ldl, ldb, l, b};
-    evm__parallel_for((int)((m + EVM__ROWS - 1) / EVM__ROWS), threads, right_lt_task, &s);
+    const int64_t rows = right_rows(m);
+    evm__parallel_for((int)((m + rows - 1) / rows), threads, right_lt_task, &s);
 }
 
 static void left_ln_task(void *arg, int t)   /* columns [t*ROWS, ...) of B */

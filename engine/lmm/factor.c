@@ -127,11 +127,13 @@ static void sub_product(double *M, int64_t ldm, int64_t rows, const evm__offblk 
         }
 }
 
-/* Lower triangle of the dense D (n×n) -= B Bᵀ for a sparse or nested block B (rows of the
+/* Lower triangle of the dense D (n×n) -= B Bᵀ for a SPARSE block B (rows of the dense
  * term with q columns per level, columns of term j).  Row levels are sorted within each
- * column (structure.c), so only pairs e >= f are visited.  Task t updates only the columns
- * of D of row levels [lo, hi): each entry of D gets the same updates, in the same order,
- * whatever the number of threads. */
+ * column (structure.c), so only pairs e >= f are visited.  Column rf of D takes, through
+ * the block's row index, the columns of B with an entry in row rf, in ascending order —
+ * the writes stay in one column of D, and each entry of D gets its updates in the same
+ * order whatever the number of threads; task t does the columns of D of row levels
+ * [bound[t], bound[t+1]). */
 typedef struct {
     double *D;
     int64_t n;
@@ -146,14 +148,11 @@ static void sub_sym_task(void *arg, int t)
     const symsub_job *s = arg;
     const evm__offblk *ob = s->ob;
     const int q = s->q, qj = s->tj->q;
-    const int64_t lo = s->bound[t], hi = s->bound[t + 1], n = s->n;
-    for (int64_t c = 0; c < s->tj->nl; c++) {
-        const int64_t e0 = ob->colptr[c], e1 = ob->colptr[c + 1];
-        for (int64_t f = e0; f < e1; f++) {
-            const int64_t rf = ob->rowlev[f];
-            if (rf < lo) continue;
-            if (rf >= hi) break;
-            double *Dc = s->D + rf * q * n;
+    const int64_t n = s->n;
+    for (int64_t rf = s->bound[t]; rf < s->bound[t + 1]; rf++) {
+        double *Dc = s->D + rf * q * n;
+        for (int64_t x = ob->rowptr[rf]; x < ob->rowptr[rf + 1]; x++) {
+            const int64_t f = ob->rowent[x], e1 = ob->colptr[ob->rowcol[x] + 1];
             if (q == 1 && qj == 1) {
                 const double rv = ob->L[f];
                 for (int64_t e = f; e < e1; e++) Dc[ob->rowlev[e]] -= ob->L[e] * rv;

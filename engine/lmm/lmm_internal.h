@@ -40,6 +40,10 @@ typedef struct {
     int64_t *rowlev;  /* [nnz] */
     double *A;        /* [nnz] blocks */
     double *L;        /* NESTED/SPARSE: [nnz] blocks (same pattern); DENSE: n_i × n_k */
+    /* SPARSE only, the same entries by row level: rowptr[l]..rowptr[l+1]-1 list the entry
+     * rowent[x] of column rowcol[x], columns ascending (factor.c updates the dense block
+     * below column by column of it) */
+    int64_t *rowptr, *rowent, *rowcol;
 } evm__offblk;
 
 struct evm_lmm_s {

@@ -184,6 +184,28 @@ static int stays_nested(const evm_lmm *m, int i, int k)
     return 1;
 }
 
+/* The row index of a SPARSE block (a counting sort of its entries by row level; entries
+ * are visited by column, so each row lists its columns in ascending order). */
+static int index_rows(evm__offblk *ob, int64_t nlk, int64_t nli)
+{
+    const int64_t nnz = ob->colptr[nlk];
+    ob->rowptr = evm__calloc((size_t)nli + 1, sizeof *ob->rowptr);
+    ob->rowent = evm__malloc((size_t)(nnz ? nnz : 1), sizeof *ob->rowent);
+    ob->rowcol = evm__malloc((size_t)(nnz ? nnz : 1), sizeof *ob->rowcol);
+    if (!ob->rowptr || !ob->rowent || !ob->rowcol) return -1;
+    for (int64_t e = 0; e < nnz; e++) ob->rowptr[ob->rowlev[e] + 1]++;
+    for (int64_t l = 0; l < nli; l++) ob->rowptr[l + 1] += ob->rowptr[l];
+    for (int64_t c = 0; c < nlk; c++)
+        for (int64_t e = ob->colptr[c]; e < ob->colptr[c + 1]; e++) {
+            const int64_t x = ob->rowptr[ob->rowlev[e]]++;
+            ob->rowent[x] = e;
+            ob->rowcol[x] = c;
+        }
+    for (int64_t l = nli; l > 0; l--) ob->rowptr[l] = ob->rowptr[l - 1];
+    ob->rowptr[0] = 0;
+    return 0;
+}
+
 static int64_t checked_mul(int64_t a, int64_t b)
 {
     return (a > 0 && b > EVM__DENSE_MAX / a) ? -1 : a * b;
@@ -221,7 +243,8 @@ static int analyse_and_allocate(evm_lmm *m, evm_ctx *c)
                                  m->mf->re[ti->src].group, m->mf->re[tk->src].group,
                                  (long long)ti->n, (long long)tk->n);
             ob->L = evm__calloc((size_t)lsz, sizeof(double));
-            if (!ob->L) return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
+            if (!ob->L || (ob->type == EVM__BLK_SPARSE && index_rows(ob, tk->nl, ti->nl)))
+                return evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         }
     }
     return EVM_OK;
@@ -374,6 +397,9 @@ void evm__lmm_free_blocks(evm_lmm *m)
         for (int64_t i = 0; i < (int64_t)m->K * m->K; i++) {
             free(m->off[i].colptr);
             free(m->off[i].rowlev);
+            free(m->off[i].rowptr);
+            free(m->off[i].rowent);
+            free(m->off[i].rowcol);
             free(m->off[i].A);
             free(m->off[i].L);
         }
