@@ -26,8 +26,12 @@
  * Cost per cluster O(n_j (r_j + p)²) instead of O(n_j³): schools of thousands of students
  * are fine; a single cluster of 10⁵ rows with 10⁴ random effects is not.
  *
- * Refused, as clubSandwich refuses them: prior weights, and grouping factors that are not
- * nested within the clusters (a level of a grouping factor in two clusters, e.g. clusters
+ * Prior weights (lmer's weights = w) make V_j = diag(1/w) + Z_jΛΛᵀZ_jᵀ; clubSandwich
+ * refuses them for lmerMod but computes the same CR2 for nlme's lme with
+ * weights = varFixed(~1/w) (the same model), which is the reference; those clusters are
+ * done densely (cluster_products_weighted).
+ * Refused, as clubSandwich refuses them: grouping factors that are not nested within the
+ * clusters (a level of a grouping factor in two clusters, e.g. clusters
  * that are matched sets cutting across schools, or clusters finer than the groups).
  * Clusters are processed in a fixed number of slices with their own sums, added in slice
  * order: the result does not depend on the thread count. */
@@ -51,6 +55,10 @@
 /* A cluster whose three dense n_j × (r_j + p) work arrays exceed this many doubles in all
  * (~2 GB) is refused rather than attempted. */
 #define CR2_DENSE_MAX ((int64_t)256 * 1024 * 1024)
+/* With prior weights each cluster costs two dense eigendecompositions of n_j × n_j: beyond
+ * this many rows (~1 minute per cluster on one core) the cluster is refused (the message in
+ * check_sizes states the number). */
+#define CR2_WEIGHTED_MAX 4000
 
 typedef struct {
     const evm_lmm *m;
@@ -298,6 +306,75 @@ static int cluster_products(const cr2_job *j, int64_t g, cr2_work *w)
     return EVM_OK;
 }
 
+/* Q diag(f(lam)) Qᵀ B (n×ncol) into out, Q n×n orthonormal; tmp n×ncol. */
+static void eig_apply(int n, const double *Q, const double *f, const double *B, int ncol,
+                      double *out, double *tmp)
+{
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, n, ncol, n, 1.0, Q, n, B, n, 0.0, tmp,
+                n);
+    for (int b = 0; b < ncol; b++)
+        for (int a = 0; a < n; a++) tmp[a + (int64_t)b * n] *= f[a];
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, ncol, n, 1.0, Q, n, tmp, n, 0.0,
+                out, n);
+}
+
+/* The same products for a fit with prior weights.  V_j = diag(1/w) + UUᵀ (Var(y)/σ², as
+ * nlme's lme with weights = varFixed(~1/w), the model of lmer's weights = w) is no longer
+ * the identity plus a low-rank part, so V_j and T = V_j² − SXMXᵀS are eigendecomposed as
+ * dense n_j × n_j matrices: O(n_j³) per cluster (check_sizes bounds n_j). */
+static int cluster_products_weighted(const cr2_job *j, int64_t g, cr2_work *w)
+{
+    const evm__modelframe *mf = j->m->mf;
+    const int64_t s0 = j->start[g];
+    const int n = (int)(j->start[g + 1] - s0), r = (int)j->r[g], p = j->p;
+    const size_t nn = (size_t)n * n;
+    double *V = evm__malloc(nn, sizeof *V), *Q = evm__malloc(nn, sizeof *Q);
+    double *T = evm__malloc(nn, sizeof *T), *ev = evm__malloc((size_t)n, sizeof *ev);
+    double *f = evm__malloc((size_t)n, sizeof *f);
+    double *tmp = evm__malloc((size_t)n * (p + 1), sizeof *tmp);
+    int st = EVM_ERR_NOMEM;
+    if (!V || !Q || !T || !ev || !f || !tmp) goto done;
+    gather(j, g, w);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, r, 1.0, w->U, n, 0.0, V, n);
+    for (int a = 0; a < n; a++) V[a + (int64_t)a * n] += 1.0 / mf->w[j->rows[s0 + a]];
+    for (int b = 0; b < n; b++)
+        for (int a = 0; a < b; a++) V[a + (int64_t)b * n] = V[b + (int64_t)a * n];
+    memcpy(Q, V, nn * sizeof *Q);
+    lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'L', n, Q, n, ev);
+    if (info) {
+        st = lapack_status(info);
+        goto done;
+    }
+    for (int a = 0; a < n; a++) f[a] = sqrt(ev[a]);
+    eig_apply(n, Q, f, w->X, p, w->SX, tmp);
+    eig_apply(n, Q, f, w->e, 1, w->Se, tmp);
+    for (int a = 0; a < n; a++) f[a] = 1.0 / sqrt(ev[a]);
+    eig_apply(n, Q, f, w->X, p, w->SiX, tmp);
+    /* T = V² − SX M SXᵀ */
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, V, n, V, n, 0.0, T, n);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, p, p, 1.0, w->SX, n, j->M, p, 0.0,
+                tmp, n);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, n, p, -1.0, tmp, n, w->SX, n, 1.0, T,
+                n);
+    if ((info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'L', n, T, n, ev))) {
+        st = lapack_status(info);
+        goto done;
+    }
+    for (int a = 0; a < n; a++) f[a] = ev[a] > CR2_EIG_TOL ? 1.0 / sqrt(ev[a]) : 0.0;
+    eig_apply(n, T, f, w->SiX, p, w->Y, tmp);   /* Y = T^{+1/2} S⁻¹X */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, p, n, 1.0, w->Y, n, w->SX, n, 0.0,
+                w->Hm, p);
+    cblas_dgemv(CblasColMajor, CblasTrans, n, p, 1.0, w->Y, n, w->Se, 1, 0.0, w->cv, 1);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, p, n, 1.0, V, n, w->Y, n, 0.0, tmp,
+                n);   /* V Y */
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, p, p, n, 1.0, tmp, n, tmp, n, 0.0,
+                w->Gm, p);
+    st = EVM_OK;
+done:
+    free(V), free(Q), free(T), free(ev), free(f), free(tmp);
+    return st;
+}
+
 /* Add cluster g to the slice's sums: meat, tr P_i, and the two parts of Σ P_i². */
 static void cluster_accumulate(const cr2_job *j, cr2_work *w, double *acc)
 {
@@ -393,7 +470,9 @@ static void slice_task(void *arg, int task)
     double *acc = j->acc + (int64_t)task * j->accsize;
     for (int64_t g = g0; g < g1; g++) {
         if (j->start[g + 1] == j->start[g]) continue;   /* unused level */
-        if ((j->status[task] = cluster_products(j, g, &w))) {
+        j->status[task] = j->m->mf->w ? cluster_products_weighted(j, g, &w)
+                                       : cluster_products(j, g, &w);
+        if (j->status[task]) {
             j->bad_cluster[task] = g;
             break;
         }
@@ -413,10 +492,6 @@ static int check_model(const evm_lmm *m, evm_ctx *c)
         return evm__fail(c, EVM_ERR_ARG,
                          "cluster-robust SEs: no cluster variable (name it in "
                          "evm_lmm_opts.cluster when the model is created)");
-    if (mf->w)
-        return evm__fail(c, EVM_ERR_MODEL,
-                         "cluster-robust SEs are not available for models with prior weights "
-                         "(clubSandwich's vcovCR refuses them too)");
     if (mf->ncluster < 2)
         return evm__fail(c, EVM_ERR_MODEL,
                          "cluster-robust SEs need at least 2 clusters; '%s' has %lld",
@@ -431,13 +506,16 @@ static int check_sizes(const cr2_job *j, evm_ctx *c)
     for (int64_t g = 0; g < j->J; g++) {
         const int64_t n = j->start[g + 1] - j->start[g];
         const int64_t k = (n < j->r[g] ? n : j->r[g]) + j->p;
-        if (n > INT_MAX || j->r[g] > INT_MAX ||
-            (double)n * (double)(2 * k + (k > j->r[g] ? k : j->r[g])) > (double)CR2_DENSE_MAX)
+        const double dense = mf->w ? 3.0 * (double)n * (double)n   /* V, Q, T */
+                                   : (double)n * (double)(2 * k + (k > j->r[g] ? k : j->r[g]));
+        if (n > INT_MAX || j->r[g] > INT_MAX || dense > (double)CR2_DENSE_MAX ||
+            (mf->w && n > CR2_WEIGHTED_MAX))
             return evm__fail(c, EVM_ERR_MODEL,
                              "cluster-robust SEs: cluster '%s' of '%s' is too large (%lld rows, "
-                             "%lld random effects)",
+                             "%lld random effects%s)",
                              mf->cluster_levels[g], mf->cluster, (long long)n,
-                             (long long)j->r[g]);
+                             (long long)j->r[g],
+                             mf->w ? "; with prior weights at most 4000 rows" : "");
     }
     return EVM_OK;
 }

@@ -48,4 +48,5 @@ check() {
 has() { grep -Eq -- "$2" "$1"; }
 hasnt() { ! grep -Eq -- "$2" "$1"; }
 # Does file $1 hold exactly $2 lines?
+h5ok() { h5dump -d "$2" "$1" >/dev/null 2>&1; }   # h5ok FILE PATH: the dataset exists
 nlines() { [ "$(wc -l <"$1")" -eq "$2" ]; }

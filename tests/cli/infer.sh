@@ -11,7 +11,6 @@ cli_init cli_infer "${1:-}"
 
 SLEEP=datasets/sleepstudy.csv
 F='Reaction ~ Days + (Days|Subject)'
-h5ok() { h5dump -d "$2" "$1" >/dev/null 2>&1; }
 h5vals() { h5dump -m '%.17g' -d "$2" "$1" 2>/dev/null | sed -n '/DATA {/,/}/p'; }
 
 # ---------------------------------------------------------------- default: Satterthwaite
@@ -94,5 +93,16 @@ check "robust: table" has "$TMP/out" "Cluster-robust \(CR2\) standard errors by 
 check "robust: /robust/se" h5ok "$TMP/r.h5" /robust/se
 run fit $SLEEP --formula "$F" --robust Nope
 check "robust unknown column: exit 1, got $RC" [ "$RC" -eq 1 ]
+# with prior weights every cluster is eigendecomposed densely: one of 4,050 rows is refused,
+# by name, and nothing is written
+awk 'BEGIN { print "y,x,g,c,w"; for (i = 1; i <= 4100; i++) {
+    c = i <= 4050 ? "big" : "small"; printf "%.4f,%d,%s%d,%s,%d\n", sin(i) + (i % 7) / 3, i % 5, c, i % 10, c, 1 + i % 3 } }' \
+    > "$TMP/big.csv"
+rm -f "$TMP/big.h5"
+run fit "$TMP/big.csv" --formula 'y ~ x + (1|g)' --weights w --robust c --out "$TMP/big.h5"
+check "robust, weights, cluster too large: exit 1, got $RC" [ "$RC" -eq 1 ]
+check "robust, weights, cluster too large: message" has "$TMP/err" \
+    "cluster 'big' of 'c' is too large \(4050 rows, .*with prior weights at most 4000 rows\)"
+check "robust, weights, cluster too large: no file" [ ! -e "$TMP/big.h5" ]
 
 cli_done

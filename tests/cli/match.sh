@@ -113,6 +113,19 @@ run fit o/c.csv --formula 'score ~ treat + prior + (1|site) + (1|subclass)' --we
 check "weighted fit of the matched sample: exit 0, got $RC" [ "$RC" -eq 0 ]
 check "fit: all matched rows used" has "$TMP/out" "Number of obs: $(($(wc -l < o/c.csv) - 1)),"
 check "fit: the treatment effect" has "$TMP/out" "^treat "
+# CR2 by matched set with the matching weights (vcg: weights 1/k vary within sets), and by
+# site with the sets nested in the sites
+run fit o/v.csv --formula 'score ~ treat + prior + (1|subclass)' --weights weights \
+    --robust subclass --out o/vr.h5
+check "weighted fit, --robust subclass: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "weighted fit, --robust subclass: CR2 table" has "$TMP/out" \
+    "Cluster-robust \(CR2\) standard errors by subclass \([0-9]+ clusters\)"
+check "weighted fit, --robust subclass: /robust/se" h5ok o/vr.h5 /robust/se
+run fit o/v.csv --formula 'score ~ treat + prior + (1|site) + (1|subclass)' --weights weights \
+    --robust site
+check "weighted fit, --robust site: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "weighted fit, --robust site: CR2 table" has "$TMP/out" \
+    "Cluster-robust \(CR2\) standard errors by site"
 
 # ---------------------------------------------------------------- errors
 printf '%s\n' t,x,k,m,g 0,1,5,1,a 0,2,5,2,b 0,3,5,NA,a 0,4,5,4,b 0,5,5,5,a >none.csv

@@ -2,12 +2,13 @@
 #
 # Run from the repository root:   Rscript tests/reference/clubsandwich_reference.R
 # Reads only the bundled CSV files in datasets/ (as lme4_reference.R reads them), fits every
-# case with lme4::lmer (default control), and writes tests/reference/clubsandwich_reference.json
-# with clubSandwich's
+# case with lme4::lmer (default control) — or, for prior weights, which clubSandwich refuses
+# for lmer fits, with nlme::lme and weights = varFixed(~1/w), the same model — and writes
+# tests/reference/clubsandwich_reference.json with clubSandwich's
 #   V <- vcovCR(m, cluster = d[[cluster]], type = "CR2")
 #   coef_test(m, vcov = V, test = "Satterthwaite")
-# Cases that clubSandwich refuses (prior weights, random effects not nested in the clusters)
-# are written with the error message instead of numbers.  Takes a few seconds.
+# Cases that clubSandwich refuses (random effects not nested in the clusters) are written
+# with the error message instead of numbers.  Takes a few seconds.
 #
 # Numbers are written with the fewest of 15, 16 or 17 significant digits that read back as
 # the identical double.  Matrices are arrays of rows.
@@ -26,6 +27,7 @@ if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
 suppressPackageStartupMessages({
     library(lme4)
     library(clubSandwich)
+    library(nlme)
     library(jsonlite)
 })
 invisible(Sys.setlocale("LC_COLLATE", "C"))
@@ -64,8 +66,15 @@ cases <- list(
     # refused by clubSandwich
     list("sleepstudy_crossed_cluster", "sleepstudy.csv", "Reaction ~ Days + (Days|Subject)",
          "Days", TRUE),
+    # prior weights: clubSandwich refuses them for lmerMod, so these are fitted with nlme's
+    # lme and weights = varFixed(~1/w), the same model (Var(e_i) = sigma^2 / w_i) — the last
+    # element is lme's random formula
     list("hsb_weighted", "hsb.csv", "MathAch ~ SES + Sector + (1|School)", "School", TRUE,
-         "Size")
+         "Size", ~ 1 | School),
+    list("hsb_weighted_ml", "hsb.csv", "MathAch ~ SES + Sector + (1|School)", "School", FALSE,
+         "Size", ~ 1 | School),
+    list("hsb_weighted_slopes", "hsb.csv", "MathAch ~ SES + Sector + (SES|School)", "School",
+         TRUE, "Size", ~ SES | School)
 )
 
 # ---------------------------------------------------------------- JSON helpers
@@ -93,17 +102,29 @@ jmat <- function(m) {
 jstr <- function(x) I(as.character(x))
 
 # ---------------------------------------------------------------- one case
-run_case <- function(id, csv, formula, cluster, reml, weights = NULL) {
+# lme's estimates as lme4's theta: the lower Cholesky factor of Var(b)/sigma^2, column-wise
+lme_theta <- function(m) {
+    R <- t(chol(as.matrix(getVarCov(m)) / sigma(m)^2))
+    R[lower.tri(R, diag = TRUE)]
+}
+
+run_case <- function(id, csv, formula, cluster, reml, weights = NULL, lme_random = NULL) {
     path <- file.path("datasets", csv)
     d <- read.csv(path, stringsAsFactors = TRUE)
     f <- as.formula(formula)
-    call <- if (is.null(weights)) {
-        bquote(lmer(.(f), data = d, REML = .(reml)))
+    if (is.null(weights)) {
+        m <- suppressMessages(suppressWarnings(eval(bquote(lmer(.(f), data = d, REML = .(reml))))))
+        conv_msgs <- as.character(unlist(m@optinfo$conv$lme4$messages))
+        theta <- getME(m, "theta")
     } else {
-        bquote(lmer(.(f), data = d, REML = .(reml), weights = .(as.name(weights))))
+        d$invw_ <- 1 / d[[weights]]
+        m <- lme(nobars(f), random = lme_random, data = d, weights = varFixed(~ invw_),
+                 method = if (reml) "REML" else "ML",
+                 control = lmeControl(maxIter = 500, msMaxIter = 500, niterEM = 100,
+                                      tolerance = 1e-12, msTol = 1e-12))
+        conv_msgs <- character(0)
+        theta <- lme_theta(m)
     }
-    m <- suppressMessages(suppressWarnings(eval(call)))
-    conv_msgs <- as.character(unlist(m@optinfo$conv$lme4$messages))
     base <- list(id = unbox(id), csv = unbox(path), formula = unbox(formula),
                  cluster = unbox(cluster), reml = unbox(reml),
                  weights = if (is.null(weights)) NULL else unbox(weights),
@@ -122,7 +143,7 @@ run_case <- function(id, csv, formula, cluster, reml, weights = NULL) {
         nobs = unbox(nobs(m)),
         nclusters = unbox(nlevels(attr(V, "cluster"))),
         sigma = jnum(sigma(m)),
-        theta = jvec(getME(m, "theta")),
+        theta = jvec(theta),
         fixef_names = jstr(names(fixef(m))),
         fixef = jvec(fixef(m)),
         vcov_model = jmat(as.matrix(vcov(m))),
@@ -144,7 +165,7 @@ doc <- list(
     generated_by = unbox("tests/reference/clubsandwich_reference.R"),
     r_version = unbox(R.version.string),
     packages = list(lme4 = pkgv("lme4"), clubSandwich = pkgv("clubSandwich"),
-                    Matrix = pkgv("Matrix"), jsonlite = pkgv("jsonlite")),
+                    nlme = pkgv("nlme"), Matrix = pkgv("Matrix"), jsonlite = pkgv("jsonlite")),
     platform = unbox(R.version$platform),
     blas_threads = unbox(Sys.getenv("OPENBLAS_NUM_THREADS")),
     collate = unbox(Sys.getlocale("LC_COLLATE")),
@@ -152,7 +173,9 @@ doc <- list(
         "vcov_cr2 = vcovCR(m, cluster = d[[cluster]], type = \"CR2\") (p x p, rows);",
         "se, tstat, df, p = coef_test(m, vcov = vcov_cr2, test = \"Satterthwaite\")",
         "columns SE, tstat, df_Satt, p_Satt; theta, sigma, fixef, vcov_model from the",
-        "lmer fit with default control; error: the message of a case clubSandwich refuses")),
+        "lmer fit with default control, or for weighted cases from nlme::lme with",
+        "weights = varFixed(~1/w) (theta: lower Cholesky factor of getVarCov(m)/sigma^2);",
+        "error: the message of a case clubSandwich refuses")),
     cases = results
 )
 writeLines(toJSON(doc, auto_unbox = FALSE, null = "null", na = "null", pretty = TRUE,

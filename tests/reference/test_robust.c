@@ -8,9 +8,10 @@
  *    itself is compared at the same estimates: to TOL_REF;
  *  - "default": at evalmix's own estimates, to the acceptance tolerance 1e-4 relative.
  * Compared: the CR2 SEs and Satterthwaite df of every coefficient (relative), and every
- * entry of the CR2 covariance matrix (relative to se_i·se_j).  Cases that clubSandwich
- * refuses (prior weights; a grouping factor not nested within the clusters) must be
- * refused with EVM_ERR_MODEL.
+ * entry of the CR2 covariance matrix (relative to se_i·se_j).  Weighted cases come from
+ * nlme's lme with varFixed weights (clubSandwich refuses lmer fits with weights) and are
+ * compared in the same way.  Cases that clubSandwich refuses (a grouping factor not
+ * nested within the clusters) must be refused with EVM_ERR_MODEL.
  * Properties without an oracle: the result is bit-identical for 1 and 2 threads, and a
  * model without a cluster variable is refused with EVM_ERR_ARG.
  * Prints one line per case and mode with the largest relative errors.  An optional argument
