@@ -5,7 +5,11 @@
  * virtual machine) would cost more than the work it splits.  Helpers are started once,
  * on first use, and sleep on a condition variable between rounds.  The pool serves one
  * round at a time: a call made while it is busy (from a task, or from another thread)
- * starts its own threads for that call, as a plain fork-join would. */
+ * starts its own threads for that call, as a plain fork-join would.  Between rounds a
+ * fit's calls come a few microseconds apart, while a wake-up through the condition
+ * variable costs tens of microseconds on a virtual machine; so a helper first polls for
+ * the next round, and the caller for the helpers' end, for up to EVM__SPIN pauses
+ * (~50 µs) before sleeping. */
 #include "par.h"
 
 #include "internal.h"
@@ -16,6 +20,14 @@
 #include <stdlib.h>
 
 #define EVM__POOL_MAX 64
+#define EVM__SPIN 2000
+
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 typedef struct {
     void (*fn)(void *, int);
@@ -40,9 +52,9 @@ static struct {
     pthread_cond_t wake, done;
     atomic_flag busy;     /* a round is being served */
     int nhelpers;         /* started so far (they never exit) */
-    long round;           /* incremented by each round */
+    atomic_long round;    /* incremented by each round (under mu) */
     int want;             /* helpers taking part in the current round: ids 0..want-1 */
-    int pending;          /* of those, how many have not finished yet */
+    atomic_int pending;   /* of those, how many have not finished yet (changed under mu) */
     job *cur;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
           ATOMIC_FLAG_INIT, 0, 0, 0, 0, NULL};
@@ -53,6 +65,11 @@ static void *helper(void *p)
     long seen = 0;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
+        if (pool.round == seen) {
+            pthread_mutex_unlock(&pool.mu);
+            for (int s = 0; s < EVM__SPIN && atomic_load(&pool.round) == seen; s++) cpu_pause();
+            pthread_mutex_lock(&pool.mu);
+        }
         while (pool.round == seen) pthread_cond_wait(&pool.wake, &pool.mu);
         seen = pool.round;
         if (id >= pool.want) continue;
@@ -108,6 +125,7 @@ int evm__parallel_for(int ntasks, int threads, void (*fn)(void *arg, int task), 
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mu);
     run_job(&j);
+    for (int s = 0; s < EVM__SPIN && atomic_load(&pool.pending) > 0; s++) cpu_pause();
     pthread_mutex_lock(&pool.mu);
     while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pool.cur = NULL;
