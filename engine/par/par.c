@@ -8,8 +8,8 @@
  * starts its own threads for that call, as a plain fork-join would.  Between rounds a
  * fit's calls come a few microseconds apart, while a wake-up through the condition
  * variable costs tens of microseconds on a virtual machine; so a helper first polls for
- * the next round, and the caller for the helpers' end, for up to EVM__SPIN pauses
- * (~50 µs) before sleeping. */
+ * the next round, and the caller for the helpers' end, for up to EVM__SPIN pause
+ * instructions (some tens of µs) before sleeping. */
 #include "par.h"
 
 #include "internal.h"
