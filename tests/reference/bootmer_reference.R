@@ -12,14 +12,8 @@
 # interpolation on the normal-quantile scale), the same limits by quantile(type = 7), and
 # the bootstrap mean and SD (for the Monte-Carlo tolerances of the test).  Takes about
 # half a minute.
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/bootmer_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+source("tests/reference/common.R")
+evm_one_blas_thread()
 
 suppressPackageStartupMessages({
     library(lme4)
@@ -32,20 +26,6 @@ NSIM <- 2000L
 SEED <- 20260311L
 LEVEL <- 0.95
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & as.numeric(out) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out
-}
-jnum <- function(x) structure(fmt_num(x), class = "json")
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
 
 d <- read.csv("datasets/sleepstudy.csv")
 formula <- "Reaction ~ Days + (Days|Subject)"

@@ -16,14 +16,8 @@
 # The JSON is laid out one key per line so that the shell test can read it with awk.
 # Numbers have the fewest of 15-17 significant digits that read back as the same double.
 
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/compare_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+source("tests/reference/common.R")
+evm_one_blas_thread()
 suppressPackageStartupMessages({
     library(lme4)
     library(jsonlite)
@@ -31,17 +25,6 @@ suppressPackageStartupMessages({
 out_path <- "tests/reference/compare_reference.json"
 if (!dir.exists("datasets")) stop("run from the repository root (datasets/ not found)")
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & suppressWarnings(as.numeric(out)) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out
-}
 jvec <- function(x) paste0("[", paste(fmt_num(x), collapse = ", "), "]")
 jstr <- function(s) paste0("[", paste(vapply(s, toJSON, "", auto_unbox = TRUE),
                                       collapse = ", "), "]")

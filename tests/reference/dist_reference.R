@@ -16,20 +16,7 @@ suppressPackageStartupMessages(library(jsonlite))
 out_path <- "tests/reference/dist_reference.json"
 if (!dir.exists("tests/reference")) stop("run from the repository root")
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & suppressWarnings(as.numeric(out)) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-    out
-}
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
+source("tests/reference/common.R")
 
 # A table: every combination of the argument vectors, both tails, R's value; rows whose
 # value is in (0, 1e-300) are dropped, and for probabilities (is_p) zeros too.

@@ -24,19 +24,7 @@ suppressPackageStartupMessages({
 })
 out_path <- "tests/reference/effsize_reference.json"
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & suppressWarnings(as.numeric(out)) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out
-}
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
+source("tests/reference/common.R")
 
 # ---------------------------------------------------------------- SMD
 smd_in <- data.frame(

@@ -39,14 +39,8 @@
 #
 # Numbers are written with 15 significant digits (jsonlite digits = NA).
 
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/emmeans_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+source("tests/reference/common.R")
+evm_one_blas_thread()
 
 suppressPackageStartupMessages({
     library(lme4)

@@ -9,17 +9,10 @@
 # read back as the identical double (jsonlite's own digits = NA stops at 15).  Missing
 # values are null.  Matrices are arrays of rows.
 
-# Multithreaded OpenBLAS makes the last digits vary from run to run (about 1e-11
-# relative); with one BLAS thread the JSON is identical on every run.  OpenBLAS reads the
-# variable when R starts, so re-run this script with it set.
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/lme4_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+# One OpenBLAS thread (common.R): with more, the last digits vary from run to run (about
+# 1e-11 relative); with one the JSON is identical on every run.
+source("tests/reference/common.R")
+evm_one_blas_thread()
 
 suppressPackageStartupMessages({
     library(lme4)
@@ -63,30 +56,6 @@ cases <- list(
     list("scotssec_crossed", "ScotsSec.csv", "attain ~ verbal + (1|primary) + (1|second)")
 )
 
-# ---------------------------------------------------------------- JSON helpers
-# Numbers are emitted verbatim (class "json") so that no digits are lost.
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & as.numeric(out) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-    out
-}
-jnum <- function(x) structure(fmt_num(x), class = "json")               # scalar
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")                            # array
-jmat <- function(m) {                                                    # array of rows
-    m <- as.matrix(m)
-    rows <- vapply(seq_len(nrow(m)), function(i)
-        paste0("[", paste(fmt_num(m[i, ]), collapse = ","), "]"), "")
-    structure(paste0("[", paste(rows, collapse = ","), "]"), class = "json")
-}
-jstr <- function(x) I(as.character(x))                                   # string array
 na2empty <- function(x) ifelse(is.na(x), "", as.character(x))
 
 # ---------------------------------------------------------------- one fit

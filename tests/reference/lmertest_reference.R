@@ -20,14 +20,8 @@
 # Numbers are written with the fewest of 15, 16 or 17 significant digits that read back
 # as the identical double.  Missing values are null.  Matrices are arrays of rows.
 
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/lmertest_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+source("tests/reference/common.R")
+evm_one_blas_thread()
 
 suppressPackageStartupMessages({
     library(lmerTest)
@@ -89,30 +83,6 @@ cases <- list(
     list("cake_weighted_reml", "cake.csv", "angle ~ recipe + temp + (1|recipe:replicate)",
          TRUE, list(c(recipeB = 1, recipeC = -1)), "temp")
 )
-
-# ---------------------------------------------------------------- JSON helpers
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & suppressWarnings(as.numeric(out)) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-    out
-}
-jnum <- function(x) structure(fmt_num(x), class = "json")
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
-jmat <- function(m) {
-    m <- as.matrix(m)
-    rows <- vapply(seq_len(nrow(m)), function(i)
-        paste0("[", paste(fmt_num(m[i, ]), collapse = ","), "]"), "")
-    structure(paste0("[", paste(rows, collapse = ","), "]"), class = "json")
-}
-jstr <- function(x) I(as.character(x))
 
 quiet <- function(expr) suppressMessages(suppressWarnings(expr))
 

@@ -37,22 +37,7 @@ if (!dir.exists("datasets")) stop("run from the repository root (datasets/ not f
 out_path <- "tests/reference/matchit_reference.json"
 t0 <- proc.time()[["elapsed"]]
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & as.numeric(out) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-    out
-}
-jnum <- function(x) structure(fmt_num(x), class = "json")
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
-jstr <- function(x) I(as.character(x))
+source("tests/reference/common.R")
 
 # ---------------------------------------------------------------- datasets/lalonde.csv
 # `Rscript tests/reference/matchit_reference.R --export-lalonde` writes the file (once);

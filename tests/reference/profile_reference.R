@@ -13,14 +13,8 @@
 # the fewest of 15-17 significant digits that read back as the identical double;
 # infinite limits as "Inf" / "-Inf".
 
-if (Sys.getenv("OPENBLAS_NUM_THREADS") != "1") {
-    self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-    if (length(self) != 1)
-        stop("run as: OPENBLAS_NUM_THREADS=1 Rscript tests/reference/profile_reference.R")
-    status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(self),
-                      env = "OPENBLAS_NUM_THREADS=1")
-    quit(save = "no", status = status)
-}
+source("tests/reference/common.R")
+evm_one_blas_thread()
 
 suppressPackageStartupMessages({
     library(lme4)
@@ -50,22 +44,6 @@ cases <- list(
     list("hsb_slopes_reml", "hsb.csv", "MathAch ~ SES*Sector + (SES|School)", TRUE, 0.95)
 )
 
-fmt_num <- function(x) {
-    x <- as.double(x)
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-        bad <- is.finite(x) & as.numeric(out) != x
-        if (!any(bad)) break
-        out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.na(x)] <- "null"
-    out[is.infinite(x)] <- ifelse(x[is.infinite(x)] > 0, "\"Inf\"", "\"-Inf\"")
-    out
-}
-jnum <- function(x) structure(fmt_num(x), class = "json")
-jvec <- function(x) structure(paste0("[", paste(fmt_num(x), collapse = ","), "]"),
-                              class = "json")
-jstr <- function(x) I(as.character(x))
 
 run_case <- function(id, csv, formula, reml, level) {
     path <- file.path("datasets", csv)
