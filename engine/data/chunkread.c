@@ -1,4 +1,5 @@
-/* chunkread.c — stream a file in 8 MB chunks, hashing every byte with SHA-256 once.
+/* chunkread.c — stream a file in chunks (1 MB; 64 KB for a header alone), hashing every
+ * byte with SHA-256 once.
  *
  * Each chunk lives in a slot with up to 1 MB of spare bytes in front, so the incomplete row at
  * the end of one chunk can be copied just before the next chunk and the caller sees one
@@ -108,7 +109,8 @@ static int open_fd(evm__chunkrd *r, const char *path, evm_ctx *c)
     return EVM_OK;
 }
 
-int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx *c)
+int evm__chunkrd_open(const char *path, int threads, size_t chunk, evm__chunkrd **out,
+                      evm_ctx *c)
 {
     *out = NULL;
     evm__chunkrd *r = calloc(1, sizeof *r);
@@ -124,8 +126,8 @@ int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx
     if (!r->path || !r->md || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) goto nomem;
     /* Small files get small buffers (the size is a hint: a file that grows is still
      * read correctly, in more pieces). */
-    r->chunk = EVM__CHUNK_BYTES;
-    if (r->size >= 0 && (uint64_t)r->size < EVM__CHUNK_BYTES)
+    r->chunk = chunk;
+    if (r->size >= 0 && (uint64_t)r->size < chunk)
         r->chunk = (size_t)r->size + 1 < 4096 ? 4096 : (size_t)r->size + 1;
     r->head = r->chunk < HEAD_MAX ? r->chunk : HEAD_MAX;
     for (int i = 0; i < r->nslots; i++) {

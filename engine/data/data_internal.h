@@ -138,11 +138,15 @@ int evm__levelset_finish(const evm__levelset *ls, int32_t *codes, int64_t n, cha
  * a second thread reads ahead and hashes while the caller parses. */
 typedef struct evm__chunkrd evm__chunkrd;
 
-#define EVM__CHUNK_BYTES ((size_t)8 << 20)
+#define EVM__CHUNK_BYTES ((size_t)1 << 20)
 #define EVM__MAX_CARRY ((size_t)64 << 20)   /* longest row (bytes) the reader accepts */
 
-/* Errors: EVM_ERR_IO "FILE: cannot open: <strerror>", EVM_ERR_NOMEM. */
-int evm__chunkrd_open(const char *path, int threads, evm__chunkrd **out, evm_ctx *c);
+#define EVM__HEADER_CHUNK_BYTES ((size_t)64 << 10)   /* pieces when only the header is read */
+
+/* Pieces of `chunk` bytes (at most the file size + 1).
+ * Errors: EVM_ERR_IO "FILE: cannot open: <strerror>", EVM_ERR_NOMEM. */
+int evm__chunkrd_open(const char *path, int threads, size_t chunk, evm__chunkrd **out,
+                      evm_ctx *c);
 #define EVM__PIECE_SPARE 16   /* writable bytes after every piece */
 
 /* The next piece of the file.  The last `keep` bytes of the previous piece (an
