@@ -20,7 +20,9 @@
  * baselinr's cluster_correction, citing WWC v4.1 App. F, and VIVECampbell's df_h, citing
  * WWC v5.0 eq. E.21), against VIVECampbell's documented example df_h(N_total = 100,
  * ICC = 0.1, avg_grp_size = 5) computed by hand (h = 97.2² / 100.08 = 94.40 to the 2
- * decimals df_h rounds to), and against properties Hedges (2007, JEBS 32(2)) states:
+ * decimals df_h rounds to), against baselinr's documented cluster_correction example
+ * (g = 0.30, 200 + 200 students in 20 classrooms, ρ = 0.20: t, t_A, h and p to the printed
+ * digits), and against properties Hedges (2007, JEBS 32(2)) states:
  * ρ = 0 gives t_A = t on N − 2 df; ρ → 1 gives the cluster-means test on M − 2 df.
  *
  * Other checks without an oracle: ω against its definition and J against ω (|J − ω| is
@@ -162,6 +164,17 @@ static void test_cluster(const json_value *root, evm_ctx *c)
     CHECK_REL(x.h, 97.2 * 97.2 / 100.08, 1e-13, 1);
     CHECK_ABS(round(x.h * 100) / 100, 94.40, 1e-9);
     CHECK_ABS(x.n_avg, 5.0, 0);
+
+    /* baselinr 0.6's documented example (reference/cluster_correction.md in its
+     * repository, formulas cited to WWC v4.1 App. F): cluster_correction(g = 0.30,
+     * n_treatment = 200, n_comparison = 200, m_treatment = 10, m_comparison = 10,
+     * outcome = "achievement") prints t 2.983266, t_corrected 1.348605, df 231.6576,
+     * p_value 0.1787808; to the printed digits. */
+    CHECK_INT(evm_es_wwc_cluster(0.30, 200, 200, 20, EVM_ES_ICC_ACHIEVEMENT, &x, c), EVM_OK);
+    CHECK_ABS(x.t, 2.983266, 5e-7);
+    CHECK_ABS(x.t_a, 1.348605, 5e-7);
+    CHECK_ABS(x.h, 231.6576, 5e-5);
+    CHECK_ABS(x.p_a, 0.1787808, 5e-8);
 
     /* Hedges (2007): ρ = 0 is the naive test; ρ → 1 the test on cluster means, M − 2 df. */
     CHECK_INT(evm_es_wwc_cluster(0.25, 150, 130, 14, 0.0, &x, c), EVM_OK);
