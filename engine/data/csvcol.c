@@ -216,6 +216,8 @@ static int put_numeric_rows(evm__csvcol *col, const evm__batch *b, const evm__sp
 {
     double *x = col->num + b->row0;
     for (int64_t i = k; i < b->n; i++) {
+        /* a plain number as it stands (the flag bit makes a quoted span's length fail) */
+        if (evm__parse_simple(b->piece + spans[i].off, spans[i].len, &x[i])) continue;
         size_t n;
         const char *s = span_value(b, &spans[i], &n);
         if (evm__parse_simple(s, n, &x[i])) continue;

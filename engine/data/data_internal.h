@@ -46,24 +46,19 @@ static inline int evm__parse_simple(const char *s, size_t n, double *out)
 {
     static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    size_t i = n && s[0] == '-';
-    if (n - i == 0 || n - i > 16) return 0;
+    const size_t neg = n && s[0] == '-';
+    if (n - neg == 0 || n - neg > 16) return 0;
     uint64_t m = 0;
-    int digits = 0, frac = -1;
-    for (; i < n; i++) {
+    size_t dot = 0;   /* 1 + the position of the '.', 0 if none */
+    for (size_t i = neg; i < n; i++) {
         unsigned d = (unsigned char)s[i] - '0';
-        if (d < 10) {
-            m = m * 10 + d;
-            digits++;
-            if (frac >= 0) frac++;
-        } else if (s[i] == '.' && frac < 0) {
-            frac = 0;
-        } else {
-            return 0;
-        }
+        if (d < 10) m = m * 10 + d;
+        else if (s[i] == '.' && !dot) dot = i + 1;
+        else return 0;
     }
+    const size_t digits = n - neg - (dot != 0);
     if (digits == 0 || digits > 15) return 0;
-    double v = (double)m / p10[frac > 0 ? frac : 0];
+    double v = (double)m / p10[dot ? n - dot : 0];
     *out = s[0] == '-' ? -v : v;
     return 1;
 }

@@ -108,9 +108,9 @@ static int term_names(const evm__formula *F, const evm__design *d, const evm__mv
     return st;
 }
 
-/* Fill the n x ncols block M of term t (zeroed by the caller). */
+/* Fill the n x ncols block M of term t (every cell: a factor's block is zeroed first). */
 static void term_fill(const evm__design *d, const evm__mvar *mv, const int *code, int t,
-                      int64_t n, double *M)
+                      int64_t n, int64_t ncols, double *M)
 {
     int nv = d->nvars, nnum = 0, nfac = 0;
     const double *num[EVM__MAX_LOCAL_VARS];
@@ -134,6 +134,7 @@ static void term_fill(const evm__design *d, const evm__mvar *mv, const int *code
         memcpy(M, num[0], (size_t)n * sizeof *M);
         return;
     }
+    if (nfac > 0) memset(M, 0, (size_t)n * (size_t)ncols * sizeof *M);
     for (int64_t i = 0; i < n; i++) {
         int64_t col = 0;
         int skip = 0;
@@ -169,7 +170,7 @@ int evm__design_build(const evm__formula *F, const evm__design *d, const evm__mv
     names = evm__calloc((size_t)ncol, sizeof *names);
     if (!names) goto nomem;
     if (fill) {
-        M = evm__calloc((size_t)n * (size_t)ncol, sizeof *M);   /* zero: unused cells */
+        M = evm__malloc((size_t)n * (size_t)ncol, sizeof *M);   /* term_fill sets every cell */
         if (!M && n > 0 && ncol > 0) goto nomem;
     }
     int64_t j = 0;
@@ -180,7 +181,7 @@ int evm__design_build(const evm__formula *F, const evm__design *d, const evm__mv
     }
     for (int t = 0; t < d->nterms; t++) {
         if (term_names(F, d, mv, code, t, tcols[t], names + j) < 0) goto nomem;
-        if (fill) term_fill(d, mv, code, t, n, M + j * n);
+        if (fill) term_fill(d, mv, code, t, n, tcols[t], M + j * n);
         j += tcols[t];
     }
     *names_out = names;

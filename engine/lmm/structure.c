@@ -68,14 +68,20 @@ static int accumulate_xx(const evm__modelframe *mf, int64_t r0, int64_t r1, doub
 {
     const int64_t n = mf->n;
     const int p = px - 1;
-    double *buf = evm__malloc((size_t)EVM__ROW_CHUNK * px, sizeof *buf);
+    double *buf = evm__malloc((size_t)EVM__ROW_CHUNK * (px + 1), sizeof *buf);
     if (!buf) return EVM_ERR_NOMEM;
+    double *sw = buf + (int64_t)EVM__ROW_CHUNK * px;
     for (int64_t c0 = r0; c0 < r1; c0 += EVM__ROW_CHUNK) {
         const int64_t m = r1 - c0 < EVM__ROW_CHUNK ? r1 - c0 : EVM__ROW_CHUNK;
-        for (int64_t i = 0; i < m; i++) {
-            const double sw = mf->w ? sqrt(mf->w[c0 + i]) : 1.0;
-            for (int j = 0; j < p; j++) buf[i + j * m] = sw * mf->X[c0 + i + (int64_t)j * n];
-            buf[i + (int64_t)p * m] = sw * mf->y[c0 + i];
+        if (mf->w)
+            for (int64_t i = 0; i < m; i++) sw[i] = sqrt(mf->w[c0 + i]);
+        for (int j = 0; j <= p; j++) {   /* column by column: contiguous copies */
+            const double *x = (j < p ? mf->X + (int64_t)j * n : mf->y) + c0;
+            double *b = buf + (int64_t)j * m;
+            if (mf->w)
+                for (int64_t i = 0; i < m; i++) b[i] = sw[i] * x[i];
+            else
+                memcpy(b, x, (size_t)m * sizeof *b);
         }
         evm__syrk_t_add(px, m, buf, m, AXX, px);   /* AXX += bufᵀ buf (lower) */
     }
