@@ -186,9 +186,10 @@ int evm__group_codes(const evm__mvar *const *f, int nf, int64_t n, int32_t **cod
 
 /* Aliased columns of X (rank.c): keep[j] = 0 for a column whose norm after projection on
  * the earlier kept columns is < tol * its norm (R's dqrdc2 with tol 1e-7). */
-int evm__rank_keep(const double *X, int64_t n, int p, double tol, int *keep);
+int evm__rank_keep(const double *X, int64_t n, int p, double tol, int threads, int *keep);
 /* R's alias() (for type-3 hypotheses): alias[j * nk + a] = coefficient of the a-th kept
  * column in dropped column j (nk kept columns; zero rows for kept columns). */
-int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *alias);
+int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, int threads,
+                    double *alias);
 
 #endif

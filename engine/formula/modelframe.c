@@ -119,14 +119,15 @@ static int drop_aliased(evm__prep *P, evm__modelframe *mf, int ncol)
 {
     int *keep = evm__malloc((size_t)ncol, sizeof *keep);
     if (!keep) return EVM_ERR_NOMEM;
-    int st = evm__rank_keep(mf->X, P->n, ncol, 1e-7, keep);
+    const int threads = P->c ? evm_ctx_threads(P->c) : 1;
+    int st = evm__rank_keep(mf->X, P->n, ncol, 1e-7, threads, keep);
     int p = 0, nd = 0;
     for (int j = 0; st == EVM_OK && j < ncol; j++) nd += !keep[j];
     /* type-3 hypotheses (anova.c): where each full column went, and R's alias() */
     for (int j = 0, k = 0; st == EVM_OK && j < ncol; j++) mf->fx.xcol[j] = keep[j] ? k++ : -1;
     if (st == EVM_OK && nd > 0) {
         mf->fx.alias = evm__malloc((size_t)ncol * (size_t)(ncol - nd), sizeof *mf->fx.alias);
-        st = mf->fx.alias ? evm__rank_alias(mf->X, P->n, ncol, keep, mf->fx.alias)
+        st = mf->fx.alias ? evm__rank_alias(mf->X, P->n, ncol, keep, threads, mf->fx.alias)
                           : EVM_ERR_NOMEM;
     }
     if (st == EVM_OK && nd > 0 && !(mf->dropped = evm__calloc((size_t)nd, sizeof *mf->dropped)))

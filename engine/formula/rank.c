@@ -4,13 +4,15 @@
  * before it is below tol times its own norm.
  *
  * One pass over the rows forms the Gram matrix X'X (in row blocks, four accumulators, so
- * rounding stays near machine precision and the pass is fast); a sequential Cholesky of
+ * rounding stays near machine precision and the pass is fast; eight fixed row slices,
+ * on two threads for long X, summed in order); a sequential Cholesky of
  * the column-scaled Gram matrix then decides each column.  A column whose relative
  * residual is clearly large (> 1e-3) is kept at once; any other is decided on the data:
  * its least-squares residual on the kept columns is computed explicitly (one refinement
  * step) and compared with tol.  So exactly collinear columns are found whatever the
  * rounding in X'X, at O(n p^2) cost overall. */
 #include "formula_internal.h"
+#include "par/par.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,16 +43,51 @@ static double dot_blocked(const double *a, const double *b, int64_t n)
     return s;
 }
 
-/* G (p x p, lower triangle, column-major) = X'X. */
-static void gram(const double *X, int64_t n, int p, double *G)
+/* X'X of the rows [r0, r1) into G (p x p, lower triangle, column-major), by blocks. */
+static void gram_rows(const double *X, int64_t n, int p, int64_t r0, int64_t r1, double *G)
 {
     memset(G, 0, (size_t)p * (size_t)p * sizeof *G);
-    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
-        int64_t len = n - i0 < BLOCK ? n - i0 : BLOCK;
+    for (int64_t i0 = r0; i0 < r1; i0 += BLOCK) {
+        int64_t len = r1 - i0 < BLOCK ? r1 - i0 : BLOCK;
         for (int j = 0; j < p; j++)
             for (int k = j; k < p; k++)
                 G[(int64_t)j * p + k] += dot(X + (int64_t)j * n + i0, X + (int64_t)k * n + i0, len);
     }
+}
+
+/* A fixed number of row slices (whole blocks), summed in slice order afterwards: the
+ * result does not depend on the number of threads. */
+#define SLICES 8
+
+typedef struct {
+    const double *X;
+    int64_t n;
+    int p;
+    double *part;   /* SLICES partial p x p matrices */
+} gram_job;
+
+static void gram_task(void *arg, int s)
+{
+    const gram_job *g = arg;
+    const int64_t nb = (g->n + BLOCK - 1) / BLOCK;
+    int64_t r0 = nb * s / SLICES * BLOCK, r1 = nb * (s + 1) / SLICES * BLOCK;
+    if (r1 > g->n) r1 = g->n;
+    gram_rows(g->X, g->n, g->p, r0, r1, g->part + (int64_t)s * g->p * g->p);
+}
+
+/* G = X'X (lower triangle), on up to `threads` threads for long X. */
+static int gram(const double *X, int64_t n, int p, int threads, double *G)
+{
+    const int64_t pp = (int64_t)p * p;
+    double *part = evm__malloc((size_t)(SLICES * pp), sizeof *part);
+    if (!part) return EVM_ERR_NOMEM;
+    gram_job g = {X, n, p, part};
+    evm__parallel_for(SLICES, n >= 65536 ? threads : 1, gram_task, &g);
+    memset(G, 0, (size_t)pp * sizeof *G);
+    for (int s = 0; s < SLICES; s++)
+        for (int64_t e = 0; e < pp; e++) G[e] += part[s * pp + e];
+    free(part);
+    return EVM_OK;
 }
 
 /* Solve L y = b (forward) and L' x = y (back) over the kept columns K[0..nk-1] of the
@@ -94,7 +131,7 @@ static double residual2(const double *X, int64_t n, int p, const double *L, cons
     return dot_blocked(r, r, n);
 }
 
-int evm__rank_keep(const double *X, int64_t n, int p, double tol, int *keep)
+int evm__rank_keep(const double *X, int64_t n, int p, double tol, int threads, int *keep)
 {
     if (p <= 0) return EVM_OK;
     double *G = evm__malloc((size_t)p * (size_t)p, sizeof *G);
@@ -105,8 +142,7 @@ int evm__rank_keep(const double *X, int64_t n, int p, double tol, int *keep)
     int *K = evm__malloc((size_t)p, sizeof *K);
     double *r = NULL;
     int st = EVM_OK, nk = 0;
-    if (!G || !L || !scale || !b || !w || !K) goto nomem;
-    gram(X, n, p, G);
+    if (!G || !L || !scale || !b || !w || !K || gram(X, n, p, threads, G) < 0) goto nomem;
     for (int j = 0; j < p; j++) {
         double g = G[(int64_t)j * p + j];
         scale[j] = g > 0 ? 1.0 / sqrt(g) : 0.0;
@@ -148,7 +184,8 @@ cleanup:
  * alias[j * nk + a] (j over all p columns, a over the nk kept ones in order) holds the
  * least-squares coefficient of kept column a in dropped column j (one refinement step
  * on the data, as residual2); rows of kept columns are zero. */
-int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *alias)
+int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, int threads,
+                    double *alias)
 {
     int nk = 0;
     for (int j = 0; j < p; j++) nk += keep[j] != 0;
@@ -161,11 +198,10 @@ int evm__rank_alias(const double *X, int64_t n, int p, const int *keep, double *
     int *K = evm__malloc((size_t)p, sizeof *K);
     double *r = evm__malloc((size_t)n, sizeof *r);
     int st = EVM_OK;
-    if (!G || !L || !scale || !b || !K || !r) {
+    if (!G || !L || !scale || !b || !K || !r || gram(X, n, p, threads, G) < 0) {
         st = EVM_ERR_NOMEM;
         goto cleanup;
     }
-    gram(X, n, p, G);
     for (int j = 0; j < p; j++) {
         double g = G[(int64_t)j * p + j];
         scale[j] = g > 0 ? 1.0 / sqrt(g) : 0.0;

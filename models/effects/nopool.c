@@ -109,7 +109,7 @@ int evx_nopool(const double *X, int64_t ldx, int p, const double *y, const int64
     for (int b = 0; b < p; b++)
         for (int64_t i = 0; i < n; i++) Xs[i + b * n] = X[rows[i] + b * ldx];
     for (int64_t i = 0; i < n; i++) ys[i] = y[rows[i]];
-    if (evm__rank_keep(Xs, n, p, 1e-7, keep) < 0) goto cleanup;
+    if (evm__rank_keep(Xs, n, p, 1e-7, 1, keep) < 0) goto cleanup;
     int pk = 0;
     for (int b = 0; b < p; b++) pk += keep[b] != 0;
     if (pk == 0 || n <= pk) {
