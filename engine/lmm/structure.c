@@ -278,14 +278,77 @@ static int setup_theta(evm_lmm *m)
     return EVM_OK;
 }
 
+/* A coarser term i whose every level holds whole levels of a finer term k with the same
+ * model-matrix columns (school over classroom in (1|school/classroom)) gets ZᵢᵀWZᵢ,
+ * X̃ᵀWZᵢ and ZᵢᵀWZₖ from term k's per-level sums, without a pass over the rows.
+ * nest_map gives map[level of k] = level of i, or NULL when some level of k meets two
+ * levels of i (*status is set only when memory runs out). */
+static int same_columns(const evm__reterm *a, const evm__reterm *b)
+{
+    if (a->q != b->q) return 0;
+    for (int j = 0; j < a->q; j++)
+        if (strcmp(a->colnames[j], b->colnames[j]) != 0) return 0;
+    return 1;
+}
+
+static int32_t *nest_map(const evm__modelframe *mf, const evm__reterm *rk, int64_t nlk,
+                         const evm__reterm *ri, int *status)
+{
+    int32_t *map = evm__malloc((size_t)nlk, sizeof *map);
+    if (!map) {
+        *status = EVM_ERR_NOMEM;
+        return NULL;
+    }
+    for (int64_t l = 0; l < nlk; l++) map[l] = -1;
+    for (int64_t r = 0; r < mf->n; r++) {
+        int32_t *to = &map[rk->codes[r]];
+        if (*to < 0) *to = ri->codes[r];
+        else if (*to != ri->codes[r]) {
+            free(map);
+            return NULL;
+        }
+    }
+    return map;
+}
+
+static void sum_levels(const evm_lmm *m, int i, int k, const int32_t *map)
+{
+    const evm__term *tk = &m->t[k];
+    evm__term *ti = &m->t[i];
+    const int qq = tk->q * tk->q, qp = tk->q * m->px;
+    for (int64_t l = 0; l < tk->nl; l++) {
+        const int64_t to = map[l];
+        for (int a = 0; a < qq; a++) ti->A[to * qq + a] += tk->A[l * qq + a];
+        for (int a = 0; a < qp; a++) ti->AX[to * qp + a] += tk->AX[l * qp + a];
+    }
+}
+
+/* ZᵢᵀWZₖ of a nested pair: one entry per column, term k's own ZₖᵀWZₖ block. */
+static int nested_cross(const evm_lmm *m, int i, int k, const int32_t *map)
+{
+    const evm__term *tk = &m->t[k];
+    evm__offblk *ob = evm__off(m, i, k);
+    const int64_t nlk = tk->nl, qq = (int64_t)tk->q * tk->q;
+    ob->colptr = evm__malloc((size_t)nlk + 1, sizeof *ob->colptr);
+    ob->rowlev = evm__malloc((size_t)(nlk ? nlk : 1), sizeof *ob->rowlev);
+    ob->A = evm__malloc((size_t)(nlk ? nlk * qq : 1), sizeof *ob->A);
+    if (!ob->colptr || !ob->rowlev || !ob->A) return EVM_ERR_NOMEM;
+    for (int64_t c = 0; c <= nlk; c++) ob->colptr[c] = c;
+    for (int64_t c = 0; c < nlk; c++) ob->rowlev[c] = map[c];
+    memcpy(ob->A, tk->A, (size_t)(nlk * qq) * sizeof *ob->A);
+    return EVM_OK;
+}
+
 /* The data pass as independent tasks (one per term, one per pair of terms, and a fixed
  * number of row slices of X̃ᵀWX̃ summed afterwards in slice order): the result does not
- * depend on the number of threads. */
+ * depend on the number of threads.  Terms summed from a finer term (and their pair with
+ * it) have no task; their sums follow the pass. */
 #define EVM__XX_SLICES 8
 
 typedef struct {
     evm_lmm *m;
     const int *order;
+    const int *from;   /* [K] the finer term a term is summed from, or -1 */
     int npairs;
     int (*pairs)[2];
     double *xx;   /* EVM__XX_SLICES partial px×px matrices */
@@ -300,11 +363,13 @@ static void pass_task(void *arg, int task)
     const int K = m->K;
     int st = EVM_OK;
     if (task < K) {
-        accumulate_term(mf, &mf->re[j->order[task]], &m->t[task], m->px);
+        if (j->from[task] < 0)
+            accumulate_term(mf, &mf->re[j->order[task]], &m->t[task], m->px);
     } else if (task < K + j->npairs) {
         const int i = j->pairs[task - K][0], k = j->pairs[task - K][1];
-        st = build_cross(mf, &mf->re[j->order[i]], &m->t[i], &mf->re[j->order[k]], &m->t[k],
-                         evm__off(m, i, k));
+        if (j->from[i] != k)
+            st = build_cross(mf, &mf->re[j->order[i]], &m->t[i], &mf->re[j->order[k]],
+                             &m->t[k], evm__off(m, i, k));
     } else {
         const int s = task - K - j->npairs;
         const int64_t r0 = mf->n * s / EVM__XX_SLICES, r1 = mf->n * (s + 1) / EVM__XX_SLICES;
@@ -315,26 +380,51 @@ static void pass_task(void *arg, int task)
 
 static int data_pass(evm_lmm *m, const int *order, int threads)
 {
+    const evm__modelframe *mf = m->mf;
     const int K = m->K, px = m->px;
     const int npairs = K * (K - 1) / 2, ntasks = K + npairs + EVM__XX_SLICES;
     int status = EVM_ERR_NOMEM;
-    pass_job j = {m, order, npairs, NULL, NULL, NULL};
+    pass_job j = {m, order, NULL, npairs, NULL, NULL, NULL};
+    int *from = evm__malloc((size_t)(K ? K : 1), sizeof *from);
+    int32_t **map = evm__calloc((size_t)(K ? K : 1), sizeof *map);
     j.pairs = evm__malloc((size_t)(npairs ? npairs : 1), sizeof *j.pairs);
     j.xx = evm__calloc((size_t)EVM__XX_SLICES * px * px, sizeof(double));
     j.status = evm__calloc((size_t)ntasks, sizeof(int));
-    if (!j.pairs || !j.xx || !j.status) goto cleanup;
+    if (!from || !map || !j.pairs || !j.xx || !j.status) goto cleanup;
+    /* the finest term each term can be summed from (terms run from most levels down) */
+    for (int i = 0; i < K; i++) {
+        from[i] = -1;
+        for (int k = i - 1; k >= 0 && from[i] < 0; k--) {
+            const evm__reterm *ri = &mf->re[order[i]], *rk = &mf->re[order[k]];
+            if (!same_columns(ri, rk)) continue;
+            int st = EVM_OK;
+            map[i] = nest_map(mf, rk, m->t[k].nl, ri, &st);
+            if (st) goto cleanup;
+            if (map[i]) from[i] = k;
+        }
+    }
+    j.from = from;
     int pi = 0;
     for (int k = 0; k < K; k++)
         for (int i = k + 1; i < K; i++) j.pairs[pi][0] = i, j.pairs[pi++][1] = k;
     evm__parallel_for(ntasks, threads, pass_task, &j);
     for (int t = 0; t < ntasks; t++)
         if (j.status[t]) goto cleanup;
+    for (int i = 0; i < K; i++)   /* in term order: a term's source is complete before it */
+        if (from[i] >= 0) {
+            sum_levels(m, i, from[i], map[i]);
+            if (nested_cross(m, i, from[i], map[i])) goto cleanup;
+        }
     for (int s = 0; s < EVM__XX_SLICES; s++)
         for (int a = 0; a < px * px; a++) m->AXX[a] += j.xx[(int64_t)s * px * px + a];
     for (int a = 0; a < px; a++)
         for (int b = a + 1; b < px; b++) m->AXX[a + b * px] = m->AXX[b + a * px];
     status = EVM_OK;
 cleanup:
+    if (map)
+        for (int i = 0; i < K; i++) free(map[i]);
+    free(map);
+    free(from);
     free(j.pairs);
     free(j.xx);
     free(j.status);

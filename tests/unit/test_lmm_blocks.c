@@ -165,8 +165,11 @@ static void run_design(const char *name, const hf_design *d, int64_t n, int p, i
 
 int main(void)
 {
-    /* 3-level nesting with a slope on the middle level: every block nested. */
+    /* 3-level nesting with a slope on the middle level: every block nested.  The top
+     * term's sums come from the bottom term's per-level sums (structure.c, sum_levels and
+     * nested_cross: same columns, nested levels), without and with weights. */
     hf_design nested = {3, {36, 9, 3}, {1, 2, 1}, {1, 2, -1}, {-1, -1, -1}, 0};
+    hf_design nested_w = {3, {36, 9, 3}, {1, 2, 1}, {1, 2, -1}, {-1, -1, -1}, 1};
     /* crossed: sparse under the first term, dense fill below */
     hf_design crossed = {3, {30, 24, 8}, {1, 1, 2}, {-1, 2, -1}, {-1, -1, -1}, 0};
     /* crossed with a random slope on the first term: its conditional variances come from
@@ -178,6 +181,7 @@ int main(void)
     hf_design mixed = {4, {50, 20, 12, 4}, {1, 2, 1, 1}, {-1, 3, -1, -1}, {-1, -1, -1, -1}, 1};
     run_design("nested_reml", &nested, 400, 3, 1);
     run_design("nested_ml", &nested, 400, 3, 0);
+    run_design("nested_weighted_reml", &nested_w, 400, 3, 1);
     run_design("crossed_reml", &crossed, 400, 2, 1);
     run_design("crossed_slope_weighted_reml", &crossed_slope, 400, 2, 1);
     run_design("zerocorr_weighted_ml", &zerocorr, 300, 2, 0);
