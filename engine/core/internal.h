@@ -5,6 +5,7 @@
 #include "evalmix/evalmix.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define EVM__PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -29,6 +30,10 @@ void *evm__malloc(size_t count, size_t size);
 void *evm__calloc(size_t count, size_t size);
 void *evm__grow(void *p, size_t old_count, size_t new_count, size_t size);
 char *evm__strdup(const char *s);
+/* Minimum, quartiles and maximum of x[0..n) as R's quantile(x, type = 7) (quartiles.c);
+ * x is reordered.  NaN for n == 0.  Returns 1 when the histogram pass found them, 0
+ * when full selection did (the numbers are the same; tests check both paths). */
+int evm__quartiles(double *x, int64_t n, double q[5]);
 /* printf into a fresh string. */
 char *evm__asprintf(const char *fmt, ...) EVM__PRINTF(1, 2);
 

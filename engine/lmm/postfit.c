@@ -437,57 +437,6 @@ done:
     return 0;
 }
 
-/* Rearrange a[lo..hi] so that a[kth] is the value of that rank, smaller ones before it
- * and larger ones after it (Hoare quickselect). */
-static void select_kth(double *a, int64_t lo, int64_t hi, int64_t kth)
-{
-    while (hi > lo) {
-        const double pivot = a[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double t = a[i];
-                a[i] = a[j], a[j] = t;
-                i++, j--;
-            }
-        }
-        if (kth <= j) hi = j;
-        else if (kth >= i) lo = i;
-        else break;
-    }
-}
-
-static double min_of(const double *a, int64_t lo, int64_t hi)   /* over [lo, hi] */
-{
-    double v = HUGE_VAL;
-    for (int64_t i = lo; i <= hi; i++) v = a[i] < v ? a[i] : v;
-    return v;
-}
-
-/* R's quantile(type = 7) at 0, .25, .5, .75, 1 by three nested selections: O(n). */
-static void quantiles7(double *r, int64_t n, double q[5])
-{
-    const double probs[3] = {0.25, 0.5, 0.75};
-    int64_t k[3];
-    for (int j = 0; j < 3; j++) k[j] = (int64_t)floor((double)(n - 1) * probs[j]);
-    select_kth(r, 0, n - 1, k[1]);
-    select_kth(r, 0, k[1], k[0]);
-    select_kth(r, k[1], n - 1, k[2]);
-    /* each k[j]'s successor is the smallest value above it, within its partition */
-    const int64_t bound[3] = {k[1], k[2], n - 1};
-    for (int j = 0; j < 3; j++) {
-        const double h = (double)(n - 1) * probs[j], frac = h - (double)k[j];
-        const double next = k[j] + 1 <= bound[j] ? min_of(r, k[j] + 1, bound[j]) : r[k[j]];
-        q[j + 1] = r[k[j]] + frac * (next - r[k[j]]);
-    }
-    q[0] = min_of(r, 0, k[0]);
-    double mx = -HUGE_VAL;
-    for (int64_t i = k[2]; i < n; i++) mx = r[i] > mx ? r[i] : mx;
-    q[4] = mx;
-}
-
 /* Scaled (Pearson) residuals of rows [t·CHUNK, (t+1)·CHUNK), one cache-sized chunk per
  * task: each row's value is computed the same way whatever the thread count. */
 #define EVM__RESID_CHUNK 16384
@@ -529,11 +478,7 @@ static int residual_quantiles(evm_lmm *m)
     resid_job j = {m, r};
     evm__parallel_for((int)((n + EVM__RESID_CHUNK - 1) / EVM__RESID_CHUNK), m->threads,
                       resid_task, &j);
-    if (n < 2) {
-        for (int k = 0; k < 5; k++) m->resid_q[k] = n ? r[0] : NAN;
-    } else {
-        quantiles7(r, n, m->resid_q);
-    }
+    evm__quartiles(r, n, m->resid_q);
     free(r);
     return EVM_OK;
 }
