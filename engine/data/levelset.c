@@ -178,13 +178,18 @@ static int32_t code_int(evm__levelset *ls, int64_t v, uint64_t hint, int *is_new
     return code;
 }
 
-/* Code of a string value in numeric mode: its own code space entry, its value noted. */
+/* Code of a string value in numeric mode: its own code space entry, its value noted
+ * (needed only while every value so far is a number: once text has turned up, levels
+ * are strings in byte order). */
 static int32_t code_string(evm__levelset *ls, int32_t idx, const char *s, size_t n)
 {
     double v = 0;
-    int r = evm__parse_number(s, n, &v);
-    if (r < 0) return -1;
-    if (r == 0 || !isfinite(v)) ls->all_numeric = 0;
+    int r = 0;
+    if (ls->all_numeric) {
+        r = evm__parse_number(s, n, &v);
+        if (r < 0) return -1;
+        if (r == 0 || !isfinite(v)) ls->all_numeric = 0;
+    }
     if (idx >= ls->ncode_of_str) {
         int32_t cap = ls->ncode_of_str ? 2 * ls->ncode_of_str : 64;
         if (cap <= idx) cap = idx + 1;
