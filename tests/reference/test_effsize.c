@@ -215,6 +215,13 @@ static void test_improvement(const json_value *root)
         CHECK_REL(evm_es_improvement_index(at(g, i)), at(ix, i), TOL, FLOOR);
     CHECK(isnan(evm_es_improvement_index(NAN)));
     CHECK(evm_es_improvement_index(0) == 0);
+    /* The WWC's own printed example (Procedures and Standards Handbook v2.0, Appendix F,
+     * "Computation of the Improvement Index"): an effect size of 0.25 corresponds to a U3
+     * of 60% and an improvement index of 10 percentile points (whole percents). */
+    const double ix25 = evm_es_improvement_index(0.25);
+    CHECK(lround(ix25 + 50) == 60);
+    CHECK(lround(ix25) == 10);
+    CHECK_REL(ix25, 9.870633, 1e-6, 0);
 }
 
 static void test_factors(void)
