@@ -250,7 +250,8 @@ int evm__bootstrap_response(const evm_lmm *m, int64_t seed, int64_t r, double *y
 }
 
 /* The y rows of the cross-products for a new response: the last entry of every column of
- * X̃ᵀWZₖ (as structure.c accumulates it, in row order) and the last row/column of X̃ᵀWX̃. */
+ * X̃ᵀWZₖ (in row order, as structure.c accumulates it; a term that structure.c sums from a
+ * finer term's blocks gets the same sums up to rounding) and the last row/column of X̃ᵀWX̃. */
 static void set_response(evm_lmm *w, const double *y)
 {
     const evm__modelframe *mf = w->mf;

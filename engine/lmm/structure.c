@@ -391,7 +391,8 @@ static int data_pass(evm_lmm *m, const int *order, int threads)
     j.xx = evm__calloc((size_t)EVM__XX_SLICES * px * px, sizeof(double));
     j.status = evm__calloc((size_t)ntasks, sizeof(int));
     if (!from || !map || !j.pairs || !j.xx || !j.status) goto cleanup;
-    /* the finest term each term can be summed from (terms run from most levels down) */
+    /* the term each term can be summed from: the nearest earlier one that nests it (terms
+     * run from most levels down, so that is the one with the fewest levels) */
     for (int i = 0; i < K; i++) {
         from[i] = -1;
         for (int k = i - 1; k >= 0 && from[i] < 0; k--) {
