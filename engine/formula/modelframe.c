@@ -41,9 +41,10 @@ void evm__modelframe_free(evm__modelframe **mfp)
         free_strv(r->levels, r->nlevels);
         free(r->codes);
         free_strv(r->colnames, r->q);
-        free(r->Z);
+        if (!r->z_shared) free(r->Z);
     }
     free(mf->re);
+    free(mf->ones);
     free(mf);
     *mfp = NULL;
 }
@@ -267,6 +268,24 @@ static int check_terms(evm__prep *P, const grp_t *G)
     return EVM_OK;
 }
 
+/* An intercept-only term's Z, a column of n ones, is not stored once per term: it is
+ * X's intercept column (never dropped, never written after the build) or one column
+ * shared by all such terms.  At 5 million rows each copy would be 40 MB. */
+static int share_ones(evm__prep *P, evm__modelframe *mf, evm__reterm *r)
+{
+    if (mf->p > 0 && strcmp(mf->xnames[0], "(Intercept)") == 0) {
+        r->Z = mf->X;
+    } else {
+        if (!mf->ones) {
+            if (!(mf->ones = evm__malloc((size_t)P->n, sizeof *mf->ones))) return EVM_ERR_NOMEM;
+            for (int64_t i = 0; i < P->n; i++) mf->ones[i] = 1.0;
+        }
+        r->Z = mf->ones;
+    }
+    r->z_shared = 1;
+    return EVM_OK;
+}
+
 static int build_random(evm__prep *P, evm__modelframe *mf)
 {
     int st = EVM_OK;
@@ -287,7 +306,10 @@ static int build_random(evm__prep *P, evm__modelframe *mf)
             st = evm__fail(P->c, EVM_ERR_NOMEM, "out of memory");
             goto cleanup;
         }
-        st = evm__design_build(P->F, &rt->d, P->mv, P->n, 1, &r->colnames, &r->Z, &r->q, P->c);
+        const int ones = rt->d.intercept && rt->d.nterms == 0;   /* (1|g): Z is all 1 */
+        st = evm__design_build(P->F, &rt->d, P->mv, P->n, !ones, &r->colnames,
+                               ones ? NULL : &r->Z, &r->q, P->c);
+        if (st >= 0 && ones) st = share_ones(P, mf, r);
         if (st < 0) goto cleanup;
     }
 cleanup:

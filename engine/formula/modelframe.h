@@ -17,6 +17,8 @@ typedef struct {
     int q;                /* columns of the term's model matrix */
     char **colnames;      /* [q] "(Intercept)", "Days", "treat", "fB" ... */
     double *Z;            /* [n x q] column-major; for q == 1 an intercept column is all 1 */
+    int z_shared;         /* Z is not the term's own: an intercept-only term's column of
+                             ones is X's intercept column or the frame's `ones` */
     int pos;              /* byte offset of the term in the formula text (for messages) */
 } evm__reterm;
 
@@ -60,6 +62,8 @@ typedef struct {
     int64_t ncluster;     /* its levels among the rows used */
     int32_t *cluster_codes;   /* [n] 0..ncluster-1 */
     char **cluster_levels;    /* [ncluster] */
+    double *ones;         /* [n] all 1: the Z of intercept-only terms when X has no
+                             intercept column (NULL otherwise) */
     int nre;              /* random-effects terms in lme4's findbars order: (1|a/b)
                              gives (1|b:a) then (1|a); (x||g) gives (1|g) then (0+x|g) */
     evm__reterm *re;

@@ -209,6 +209,18 @@ static void test_random_terms(const evm_frame *fr, evm_ctx *c)
         CHECK_INT(mf->re[0].q, 1);
         CHECK_STR(mf->re[0].colnames[0], "(Intercept)");
         CHECK_ABS(mf->re[0].Z[3], 1, 0);
+        /* Intercept-only terms share X's intercept column instead of a copy each. */
+        CHECK(mf->re[0].Z == mf->X && mf->re[1].Z == mf->X);
+        CHECK(mf->re[0].z_shared && mf->re[1].z_shared && mf->ones == NULL);
+        evm__modelframe_free(&mf);
+    }
+    /* Without an intercept in X they share one column of ones; (x | g) keeps its own Z. */
+    mf = build(fr, "y ~ 0 + x + (1|a/b) + (x|g)", NULL, c);
+    if (mf) {
+        CHECK(mf->ones != NULL && mf->re[0].Z == mf->ones && mf->re[1].Z == mf->ones);
+        for (int i = 0; mf->ones && i < N; i++) CHECK_ABS(mf->ones[i], 1, 0);
+        CHECK(!mf->re[2].z_shared && mf->re[2].Z != mf->ones);
+        CHECK_ABS(mf->re[2].Z[N + 7], cos(7 * 0.7), 0);
         evm__modelframe_free(&mf);
     }
     /* (1 | g/a/b): groups b:(a:g), a:g, g; only combinations that occur. */
