@@ -4,6 +4,7 @@
 
 #include "internal.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,81 @@ static char **strv_new(int n)
     return evm__calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
 }
 
-/* VarCorr group names: the grouping factor, made unique as R's make.unique ("g", "g.1"). */
-static char *vc_group_name(const evm_lmm *m, int k)
+/* R's make.names() for one name: characters other than letters, digits, '.' and '_'
+ * become '.'; a name that does not start with a letter, or with '.' not followed by a
+ * digit, gets an "X" in front; a reserved word gets a '.' after it.  Bytes of UTF-8
+ * characters are kept (letters in a UTF-8 locale). */
+static char *r_make_name(const char *g)
 {
-    const char *g = m->mf->re[m->t[k].src].group;
+    static const char *const reserved[] = {
+        "if", "else", "repeat", "while", "function", "for", "next", "break", "in", "TRUE",
+        "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_",
+        "NA_complex_"};
+    const size_t len = strlen(g);
+    char *s = evm__malloc(len + 3, 1);
+    if (!s) return NULL;
+    const unsigned char c0 = (unsigned char)g[0], c1 = c0 ? (unsigned char)g[1] : 0;
+    const int ok_start = isalpha(c0) || c0 >= 0x80 || (c0 == '.' && !isdigit(c1));
+    size_t j = 0;
+    if (!ok_start) s[j++] = 'X';
+    for (size_t i = 0; i < len; i++) {
+        const unsigned char ch = (unsigned char)g[i];
+        s[j++] = (char)(isalnum(ch) || ch == '.' || ch == '_' || ch >= 0x80 ? ch : '.');
+    }
+    s[j] = '\0';
+    for (size_t k = 0; k < sizeof reserved / sizeof *reserved; k++)
+        if (strcmp(s, reserved[k]) == 0) {
+            s[j++] = '.';
+            s[j] = '\0';
+            break;
+        }
+    return s;
+}
+
+/* VarCorr group names of the K sorted terms, as lme4's mkVarCorr: the grouping factors'
+ * names, unless one repeats ((x || g), or (1|g) + (0 + x|g)); then all of them go
+ * through make.names(unique = TRUE): "school:classroom" becomes "school.classroom" and the
+ * repeats get ".1", ".2" (make.unique: the first unused suffix for that name). */
+static char **vc_group_names(const evm_lmm *m)
+{
+    const int K = m->K;
+    char **v = strv_new(K);
     int dup = 0;
-    for (int j = 0; j < k; j++)
-        if (strcmp(m->mf->re[m->t[j].src].group, g) == 0) dup++;
-    return dup ? evm__asprintf("%s.%d", g, dup) : evm__strdup(g);
+    if (!v) return NULL;
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < k; j++)
+            dup |= !strcmp(m->mf->re[m->t[j].src].group, m->mf->re[m->t[k].src].group);
+    for (int k = 0; k < K; k++) {
+        const char *g = m->mf->re[m->t[k].src].group;
+        if (!(v[k] = dup ? r_make_name(g) : evm__strdup(g))) goto fail;
+    }
+    for (int k = 1; dup && k < K; k++) {
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = !strcmp(v[j], v[k]);
+        for (int cnt = 1; seen; cnt++) {
+            char *u = evm__asprintf("%s.%d", v[k], cnt);
+            if (!u) goto fail;
+            seen = 0;
+            for (int j = 0; j < K && !seen; j++) seen = j != k && !strcmp(v[j], u);
+            if (seen) {
+                free(u);
+                continue;
+            }
+            free(v[k]);
+            v[k] = u;
+        }
+    }
+    return v;
+fail:
+    for (int k = 0; k < K; k++) free(v[k]);
+    free(v);
+    return NULL;
+}
+
+static void free_names(char **v, int n)
+{
+    for (int k = 0; v && k < n; k++) free(v[k]);
+    free(v);
 }
 
 static int fill_varcomp(const evm_lmm *m, evm_result *r)
@@ -33,7 +101,11 @@ static int fill_varcomp(const evm_lmm *m, evm_result *r)
     r->vc_var2 = strv_new(nvc);
     r->vc_vcov = evm__calloc((size_t)nvc, sizeof(double));
     r->vc_sdcor = evm__calloc((size_t)nvc, sizeof(double));
-    if (!r->vc_group || !r->vc_var1 || !r->vc_var2 || !r->vc_vcov || !r->vc_sdcor) return -1;
+    char **names = vc_group_names(m);
+    if (!names || !r->vc_group || !r->vc_var1 || !r->vc_var2 || !r->vc_vcov || !r->vc_sdcor) {
+        free_names(names, m->K);
+        return -1;
+    }
     const double s2 = m->sigma * m->sigma;
     int row = 0;
     for (int k = 0; k < m->K; k++) {
@@ -48,7 +120,7 @@ static int fill_varcomp(const evm_lmm *m, evm_result *r)
                 S[a + b * q] = s2 * s;
             }
         for (int a = 0; a < q; a++, row++) {
-            r->vc_group[row] = vc_group_name(m, k);
+            r->vc_group[row] = evm__strdup(names[k]);
             r->vc_var1[row] = evm__strdup(re->colnames[a]);
             r->vc_var2[row] = evm__strdup("");
             r->vc_vcov[row] = S[a + a * q];
@@ -56,7 +128,7 @@ static int fill_varcomp(const evm_lmm *m, evm_result *r)
         }
         for (int a = 0; a < q; a++)
             for (int b = a + 1; b < q; b++, row++) {
-                r->vc_group[row] = vc_group_name(m, k);
+                r->vc_group[row] = evm__strdup(names[k]);
                 r->vc_var1[row] = evm__strdup(re->colnames[a]);
                 r->vc_var2[row] = evm__strdup(re->colnames[b]);
                 r->vc_vcov[row] = S[b + a * q];
@@ -69,6 +141,7 @@ static int fill_varcomp(const evm_lmm *m, evm_result *r)
     r->vc_var2[row] = evm__strdup("");
     r->vc_vcov[row] = s2;
     r->vc_sdcor[row] = m->sigma;
+    free_names(names, m->K);
     for (int i = 0; i < nvc; i++)
         if (!r->vc_group[i] || !r->vc_var1[i] || !r->vc_var2[i]) return -1;
     return 0;
@@ -177,11 +250,16 @@ static int fill_icc(const evm_lmm *m, evm_result *r)
     r->nicc = m->K;
     r->icc_group = strv_new(m->K);
     r->icc = evm__calloc((size_t)m->K, sizeof(double));
-    if (!r->icc_group || !r->icc) return -1;
+    char **names = vc_group_names(m);
+    if (!names || !r->icc_group || !r->icc) {
+        free_names(names, m->K);
+        return -1;
+    }
     for (int k = 0; k < m->K; k++) {
-        if (!(r->icc_group[k] = vc_group_name(m, k))) return -1;
+        r->icc_group[k] = names[k];   /* moved */
         r->icc[k] = pow(m->sigma * m->t[k].T[0], 2) / total;
     }
+    free(names);
     return 0;
 }
 

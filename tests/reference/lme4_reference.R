@@ -53,7 +53,11 @@ cases <- list(
     # (year || schoolid) + (1 | childid): lme4 reorders terms with rev(order(nlevels)), so the
     # two schoolid terms (tied) come out in reverse formula order
     list("egsingle_zerocorr_ties", "egsingle.csv", "math ~ year + (year||schoolid) + (1|childid)"),
-    list("scotssec_crossed", "ScotsSec.csv", "attain ~ verbal + (1|primary) + (1|second)")
+    list("scotssec_crossed", "ScotsSec.csv", "attain ~ verbal + (1|primary) + (1|second)"),
+    # A repeated grouping factor makes mkVarCorr pass every group name through
+    # make.names(unique = TRUE): VarCorr prints "school.classroom", "school", "school.1".
+    list("evaluation_zerocorr", "evaluation_example.csv",
+         "score ~ prior + treat + (treat||school) + (1|school:classroom)")
 )
 
 na2empty <- function(x) ifelse(is.na(x), "", as.character(x))
