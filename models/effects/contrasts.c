@@ -135,8 +135,12 @@ static int variable_rows(evm_lmm *m, const evx_vars *V, const evm_frame *f, cons
         } else {
             memcpy(Lk, L0, sizeof(double) * (size_t)p);
         }
-        if (ne)
+        if (ne) {
+            evm__warn(c, "effect of '%s' at %s = %s is not estimable (the model dropped a "
+                      "column it needs as aliased, e.g. no treated students there): NA",
+                      T->name, name, lv.label[k]);
             for (int a = 0; a < p; a++) Lk[a] = NAN;
+        }
         for (int a = 0; a < p; a++)
             if (!(fabs(Lk[a] - L0[a]) <= 1e-12 * (1.0 + fabs(L0[a])))) varying = 1;
         if (rows_add(R, "level", name, evm__strdup(lv.label[k]),
@@ -208,8 +212,11 @@ int evx_contrasts(evm_lmm *m, const evx_vars *V, const evm_frame *f, const evx_t
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    if (evx_treat_contrast(m->mf, V, T, &g, L0, work))
+    if (evx_treat_contrast(m->mf, V, T, &g, L0, work)) {
+        evm__warn(c, "overall effect of '%s' is not estimable (the model dropped a column it "
+                  "needs as aliased): NA", T->name);
         for (int a = 0; a < p; a++) L0[a] = NAN;
+    }
     if (rows_add(&R, "overall", "", evm__strdup(""), evm__strdup("overall"), 1, L0)) {
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;

@@ -322,6 +322,12 @@ int evx_treat_build(const evx_vars *V, const char *name, int64_t n, evx_treat *T
                                  "(treated)", name, x[i]);
             T->arm[i] = x[i] == 1.0;
         }
+        int64_t nt = 0;
+        for (int64_t i = 0; i < n; i++) nt += T->arm[i];
+        if (nt == 0 || nt == n)
+            return evm__fail(c, EVM_ERR_VALUE,
+                             "--treatment '%s' is %d in all %lld rows used: no %s students", name,
+                             nt == 0 ? 0 : 1, (long long)n, nt == 0 ? "treated" : "comparison");
         T->num1 = 1.0, T->num0 = 0.0;
         T->treated = evm__strdup("1");
         T->comparison = evm__strdup("0");

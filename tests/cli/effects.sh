@@ -118,6 +118,20 @@ run effects $D --formula "$F" --treatment prior --out "$TMP/res/bad.h5"
 check "treatment not 0/1: exit 1" [ "$RC" -eq 1 ]
 check "treatment not 0/1: message" has "$TMP/err" "^evalmix: error: --treatment 'prior': value .* is not 0"
 check "treatment not 0/1: nothing written" [ ! -e "$TMP/res/bad.h5" ]
+# No treated student at all: an error, not a table of NA
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "treat") t = i } NR > 1 { $t = 0 } 1' \
+    $D > "$TMP/allc.csv"
+run effects "$TMP/allc.csv" --formula "$F" --treatment treat --out "$TMP/res/bad.h5"
+check "no treated: exit 1" [ "$RC" -eq 1 ]
+check "no treated: message" has "$TMP/err" "^evalmix: error: --treatment 'treat' is 0 in all [0-9]* rows used: no treated students$"
+check "no treated: nothing written" [ ! -e "$TMP/res/bad.h5" ]
+# No treated student in cohort 2: that cohort's effect is NA, with a warning saying why
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "treat") t = i; if ($i == "cohort") k = i } }
+    NR > 1 && $k == 2 { $t = 0 } 1' $D > "$TMP/c2.csv"
+run effects "$TMP/c2.csv" --formula 'score ~ prior + treat*factor(cohort) + (1|school)' --treatment treat --by cohort
+check "cohort without treated: exit 0" [ "$RC" -eq 0 ]
+check "cohort without treated: NA row" has "$TMP/out" "^cohort = 2 +NA "
+check "cohort without treated: warning" has "$TMP/err" "effect of 'treat' at cohort = 2 is not estimable"
 run effects $D --formula 'score ~ prior + (1|school)' --treatment treat
 check "treatment not in model: exit 1" [ "$RC" -eq 1 ]
 check "treatment not in model: message" has "$TMP/err" "--treatment 'treat' is not a variable of the fixed part"
