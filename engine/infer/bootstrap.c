@@ -310,7 +310,7 @@ static int refit(workspace *ws, const evm_lmm *m, double *row, int npar)
      * workspace ran before */
     /* No polishing restart for replicates: it would double the cost of each refit to move
      * θ* by ~1e-5, far below the Monte-Carlo error of any bootstrap summary. */
-    int res = evm__lmm_minimise(w, w->theta, ws->step, 0, &fmin);
+    int res = evm__lmm_minimise(w, w->theta, ws->step, 0, w->opts.max_eval, &fmin);
     if (res == NLOPT_OUT_OF_MEMORY) return -1;
     if (res == NLOPT_INVALID_ARGS) fmin = HUGE_VAL;
     if (!(fmin < HUGE_VAL) || on_boundary(m, w->theta)) {
@@ -318,7 +318,7 @@ static int refit(workspace *ws, const evm_lmm *m, double *row, int npar)
          * keep the better optimum. */
         double *th = ws->theta_cold, f2 = HUGE_VAL;
         for (int i = 0; i < m->ntheta; i++) th[i] = m->lower[i] == 0.0 ? 1.0 : 0.0;
-        const int r2 = evm__lmm_minimise(w, th, NULL, 0, &f2);
+        const int r2 = evm__lmm_minimise(w, th, NULL, 0, w->opts.max_eval, &f2);
         if (r2 == NLOPT_OUT_OF_MEMORY) return -1;
         if (r2 != NLOPT_INVALID_ARGS && f2 < fmin)
             memcpy(w->theta, th, sizeof(double) * (size_t)m->ntheta);

@@ -130,7 +130,7 @@ static const char *nlopt_result_name(nlopt_result r)
     }
 }
 
-static nlopt_opt make_optimiser(evm_lmm *m)
+static nlopt_opt make_optimiser(evm_lmm *m, int max_eval)
 {
     nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, (unsigned)m->ntheta);
     if (!opt) return NULL;
@@ -140,7 +140,7 @@ static nlopt_opt make_optimiser(evm_lmm *m)
         nlopt_set_min_objective(opt, nlopt_objective, m) < 0 ||
         nlopt_set_ftol_rel(opt, m->opts.ftol_rel) < 0 ||
         nlopt_set_xtol_abs1(opt, m->opts.xtol_abs) < 0 ||
-        nlopt_set_maxeval(opt, m->opts.max_eval) < 0) {
+        nlopt_set_maxeval(opt, max_eval) < 0) {
         nlopt_destroy(opt);
         return NULL;
     }
@@ -155,9 +155,11 @@ static int near_boundary(const evm_lmm *m, const double *theta)
     return 0;
 }
 
-int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish, double *fmin)
+int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish, int max_eval,
+                      double *fmin)
 {
-    nlopt_opt opt = make_optimiser(m);
+    if (max_eval < 1) max_eval = 1;
+    nlopt_opt opt = make_optimiser(m, max_eval);
     if (!opt) return NLOPT_OUT_OF_MEMORY;
     double *start = evm__malloc((size_t)m->ntheta, sizeof(double));
     nlopt_result r = NLOPT_OUT_OF_MEMORY;
@@ -166,17 +168,17 @@ int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish,
     *fmin = HUGE_VAL;
     if (step && nlopt_set_initial_step(opt, step) < 0) goto cleanup;
     r = nlopt_optimize(opt, theta, fmin);
+    const int left = max_eval - (m->nevals - evals0);
     if (polish && r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED &&
-        near_boundary(m, theta)) {
+        left > 0 && near_boundary(m, theta)) {
         /* Polish: BOBYQA stops on a small relative change of the objective, which near the
          * boundary leaves θ ~1e-5 short of 0; a restart with a small trust region closes
          * in.  The better point is kept. */
         memcpy(start, theta, sizeof(double) * m->ntheta);
         const double f0 = *fmin;
-        const int left = m->opts.max_eval - (m->nevals - evals0);
         nlopt_set_initial_step1(opt, EVM__POLISH_STEP);
         nlopt_set_ftol_rel(opt, 1e-15);
-        nlopt_set_maxeval(opt, left > 0 ? left : 1);
+        nlopt_set_maxeval(opt, left);
         nlopt_result r2 = nlopt_optimize(opt, theta, fmin);
         if (r2 < 0 || !(*fmin <= f0)) {
             memcpy(theta, start, sizeof(double) * m->ntheta);
@@ -295,7 +297,9 @@ static int optimise(evm_lmm *m, evm_ctx *c)
             moment_steps(m, m->theta, step);
         }
     }
-    nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, step, 1, &fmin);
+    /* the two evaluations that chose the start count against --max-eval */
+    nlopt_result r = (nlopt_result)evm__lmm_minimise(m, m->theta, step, 1,
+                                                     m->opts.max_eval - m->nevals, &fmin);
     free(start);
     m->opt_status = (int)r;
     m->converged = (r > 0 && r != NLOPT_MAXEVAL_REACHED && r != NLOPT_MAXTIME_REACHED) ||

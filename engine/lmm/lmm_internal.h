@@ -91,9 +91,10 @@ int evm__lmm_restore(evm_lmm *m);
 /* fit.c: minimise the objective over θ from `theta` (overwritten with the solution) as
  * the fit does: BOBYQA with the fit's bounds and tolerances, then (polish != 0) a
  * restart with a small trust region that closes the last ~1e-5 in θ on flat objectives.
- * step: initial trust-region steps per θ element (NULL: NLopt's default).  Returns the
- * NLopt result code (negative: failure); *fmin the objective; m->nevals counts. */
-int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish,
+ * step: initial trust-region steps per θ element (NULL: NLopt's default); max_eval: at
+ * most this many evaluations, the polish included (at least 1).  Returns the NLopt result
+ * code (negative: failure); *fmin the objective; m->nevals counts. */
+int evm__lmm_minimise(evm_lmm *m, double *theta, const double *step, int polish, int max_eval,
                       double *fmin);
 /* fit.c: the optimiser's return code as NLopt names it. */
 const char *evm__lmm_opt_message(const evm_lmm *m);

@@ -133,6 +133,8 @@ check "max-eval 5 --strict: exit 3, got $RC" [ "$RC" -eq 3 ]
 check "max-eval 5: warning" has "$TMP/err" "^evalmix: warning: .*converge"
 check "max-eval 5: file written" [ -s "$TMP/noconv.h5" ]
 check "max-eval 5: /fit converged 0" [ "$(h5attr "$TMP/noconv.h5" /fit/converged)" = 0 ]
+check "max-eval 5: at most 5 evaluations, the start's included" \
+    [ "$(h5attr "$TMP/noconv.h5" /fit/n_evaluations)" = 5 ]
 awk -F, -v OFS=, 'NR == 1 { print $0, "\"D2\""; next } { print $0, 2 * $2 }' $SLEEP >"$TMP/alias.csv"
 run fit "$TMP/alias.csv" --formula 'Reaction ~ Days + D2 + (1|Subject)'
 check "aliased column: exit 0, got $RC" [ "$RC" -eq 0 ]
