@@ -10,20 +10,36 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ columns */
-static int unknown_column(evm__prep *P, const evm__fvar *v)
+/* "a, b, c, ... (12 in all)": the frame's columns, for unknown-column messages. */
+static void column_list(const evm__prep *P, char *list, size_t size)
 {
-    char list[256] = "";
     int ncol = evm_frame_ncols(P->f), shown = 0;
+    list[0] = '\0';
     for (int k = 0; k < ncol && shown < 8; k++, shown++) {
         size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", evm_frame_name(P->f, k));
+        snprintf(list + len, size - len, "%s%s", k ? ", " : "", evm_frame_name(P->f, k));
     }
     if (ncol > shown) {
         size_t len = strlen(list);
-        snprintf(list + len, sizeof list - len, ", ... (%d in all)", ncol);
+        snprintf(list + len, size - len, ", ... (%d in all)", ncol);
     }
+}
+
+static int unknown_column(evm__prep *P, const evm__fvar *v)
+{
+    char list[256];
+    column_list(P, list, sizeof list);
     return evm__formula_fail(P->c, EVM_ERR_COLUMN, P->F->text, v->pos,
                              "unknown column '%s' (columns: %s)", v->name, list);
+}
+
+/* An option's column that the frame does not have; what names the option in messages. */
+static int unknown_option_column(evm__prep *P, const char *what, const char *name)
+{
+    char list[256];
+    column_list(P, list, sizeof list);
+    return evm__fail(P->c, EVM_ERR_COLUMN, "%s: unknown column '%s' (columns: %s)", what, name,
+                     list);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -141,7 +157,7 @@ static int resolve_cluster(evm__prep *P, const char *name)
     int num = evm_frame_find(P->f, name, EVM_COL_NUMERIC);
     P->cvp.ref = -1;
     if (fac < 0 && num < 0)
-        return evm__fail(P->c, EVM_ERR_COLUMN, "--cluster: unknown column '%s'", name);
+        return unknown_option_column(P, "cluster-robust SEs: cluster variable", name);
     P->has_cluster = 1;
     return resolve_factor(P, &P->cvp, fac, num);
 }
@@ -189,7 +205,7 @@ int evm__prep_columns(evm__prep *P)
         if (P->wcol < 0 && evm_frame_find(P->f, wname, -1) >= 0)
             st = evm__fail(P->c, EVM_ERR_TYPE, "--weights: column '%s' is not numeric", wname);
         else if (P->wcol < 0)
-            st = evm__fail(P->c, EVM_ERR_COLUMN, "--weights: unknown column '%s'", wname);
+            st = unknown_option_column(P, "--weights", wname);
     }
     if (st == EVM_OK && P->o && P->o->cluster) st = resolve_cluster(P, P->o->cluster);
     if (st == EVM_OK && P->o && P->o->nref > 0 && (!P->o->ref_var || !P->o->ref_level))

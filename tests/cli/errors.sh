@@ -120,6 +120,8 @@ expect_one_line "fewer rows than parameters" 1 "fewer rows \(2\) than" \
     fit fewrows.csv --formula "y ~ x + z + (1|g)" --out $OUT
 expect_one_line "unknown weights column" 1 "--weights: unknown column 'wt'" \
     fit good.csv --formula "$FIT" --weights wt --out $OUT
+expect_one_line "unknown --robust column" 1 "cluster-robust SEs: cluster variable: unknown column 'nosuch' \\(columns: " \
+    fit good.csv --formula "$FIT" --robust nosuch --out $OUT
 expect_one_line "unknown --ref level" 1 "--ref g=g9: .*'g9'" \
     fit good.csv --formula "$FIT" --ref g=g9 --out $OUT
 expect_one_line "zero weight" 1 "--weights: column 'w' must be positive" \
