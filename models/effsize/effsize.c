@@ -51,17 +51,27 @@ int evm_es_smd_groups(double mean_t, double sd_t, int64_t n_t, double mean_c, do
                          "effect size: %lld members in all; Hedges' g needs at least 4",
                          (long long)N);
     const double nt = (double)n_t, nc = (double)n_c, m = (double)(N - 2);
-    const double sp = sqrt(((nt - 1) * sd_t * sd_t + (nc - 1) * sd_c * sd_c) / m);
+    /* scaled by the larger SD, so that SDs near 1e±300 neither overflow nor underflow */
+    const double big = sd_t > sd_c ? sd_t : sd_c;
+    const double rt = big > 0 ? sd_t / big : 0, rc = big > 0 ? sd_c / big : 0;
+    const double sp = big * sqrt(((nt - 1) * rt * rt + (nc - 1) * rc * rc) / m);
     if (!(sp > 0))
         return evm__fail(c, EVM_ERR_VALUE,
                          "effect size: the pooled standard deviation is 0 (no variation)");
+    const double diff = mean_t - mean_c, d = diff / sp, omega = evm_es_omega(N);
+    const double se_g = sqrt((double)N / (nt * nc) + omega * d * omega * d / (2.0 * (double)N));
+    if (!isfinite(diff) || !isfinite(d) || !isfinite(se_g))
+        return evm__fail(c, EVM_ERR_VALUE,
+                         "effect size: the difference of means (%g - %g) over the pooled SD "
+                         "(%g) is too large to compute: check the units of the inputs",
+                         mean_t, mean_c, sp);
     out->n_total = N;
-    out->diff = mean_t - mean_c;
+    out->diff = diff;
     out->sd_pooled = sp;
-    out->d = out->diff / sp;
-    out->omega = evm_es_omega(N);
-    out->g = out->omega * out->d;
-    out->se_g = sqrt((double)N / (nt * nc) + out->g * out->g / (2.0 * (double)N));
+    out->d = d;
+    out->omega = omega;
+    out->g = omega * d;
+    out->se_g = se_g;
     out->J = evm_es_J(m);
     out->g_exact = out->J * out->d;
     /* Written in escalc's order of operations (1/n1 + 1/n2 + ...) for bitwise closeness. */
@@ -99,6 +109,10 @@ int evm_es_cox_index(double p_t, int64_t n_t, double p_c, int64_t n_c, evm_es_co
     out->omega = evm_es_omega(N);
     out->g = out->omega * out->d_cox;
     out->v_log_or = 1 / (nt * p_t) + 1 / (nt * (1 - p_t)) + 1 / (nc * p_c) + 1 / (nc * (1 - p_c));
+    if (!isfinite(out->v_log_or))
+        return evm__fail(c, EVM_ERR_VALUE,
+                         "Cox index: proportions this close to 0 or 1 (%g and %g) give an "
+                         "infinite variance", p_t, p_c);
     out->v_cox = out->v_log_or / (EVM_ES_COX_SCALE * EVM_ES_COX_SCALE);
     out->se_g = out->omega * sqrt(out->v_cox);
     return EVM_OK;
@@ -139,8 +153,9 @@ int evm_es_wwc_cluster(double g, int64_t n_t, int64_t n_c, int64_t clusters, dou
     memset(out, 0, sizeof *out);
     out->n_avg = out->rho = out->t = out->df = out->p = NAN;
     out->t_a = out->h = out->p_a = NAN;
-    if (!isfinite(g))
-        return evm__fail(c, EVM_ERR_VALUE, "clustering correction: the effect size is not finite");
+    if (!isfinite(g * g))
+        return evm__fail(c, EVM_ERR_VALUE, "clustering correction: the effect size %g is not a "
+                         "finite number of standard deviations that can be squared", g);
     if (n_t < 1 || n_c < 1)
         return evm__fail(c, EVM_ERR_VALUE,
                          "clustering correction: each group needs at least 1 member");

@@ -333,7 +333,24 @@ static void test_errors(evm_ctx *c)
     CHECK_INT(evm_es_smd_groups(NAN, 1, 20, 0, 1, 10, &s, c), EVM_ERR_VALUE);
     CHECK_INT(evm_es_smd_groups(1, 1, 2, 0, 1, 2, &s, c), EVM_OK);   /* N = 4: m = 2 */
     CHECK_INT(evm_es_smd_groups(1, 1, 2, 0, 1, 2, NULL, c), EVM_ERR_ARG);
+    /* Extreme scales: SDs of 1e-300 are not "no variation" (the pooled SD is scaled), and
+     * give the g of the same data in ordinary units; a difference that overflows is an
+     * error, not an infinite g with "p = 1". */
+    evm_es_smd u;
+    CHECK_INT(evm_es_smd_groups(1, 1, 10, 0, 2, 12, &u, c), EVM_OK);
+    CHECK_INT(evm_es_smd_groups(1e-300, 1e-300, 10, 0, 2e-300, 12, &s, c), EVM_OK);
+    CHECK_REL(s.g, u.g, 1e-12, 0);
+    CHECK_REL(s.se_g, u.se_g, 1e-12, 0);
+    CHECK_INT(evm_es_smd_groups(1e300, 1e300, 10, 0, 1e300, 12, &s, c), EVM_OK);
+    CHECK_REL(s.sd_pooled, 1e300, 1e-12, 0);
+    CHECK_INT(evm_es_smd_groups(1e300, 1, 10, -1e300, 1, 10, &s, c), EVM_ERR_VALUE);
+    CHECK(strstr(evm_ctx_message(c), "too large to compute") != NULL);
+    CHECK(isnan(s.g));
     evm_es_cox x;
+    CHECK_INT(evm_es_cox_index(1e-320, 10, 0.5, 10, &x, c), EVM_ERR_VALUE);
+    CHECK(strstr(evm_ctx_message(c), "infinite variance") != NULL);
+    evm_es_cluster cl;
+    CHECK_INT(evm_es_wwc_cluster(1e200, 200, 200, 20, 0.2, &cl, c), EVM_ERR_VALUE);
     CHECK_INT(evm_es_cox_index(1.0, 20, 0.5, 20, &x, c), EVM_ERR_VALUE);
     CHECK(strstr(evm_ctx_message(c), "between 0 and 1") != NULL);
     CHECK_INT(evm_es_cox_index(0.0, 20, 0.5, 20, &x, c), EVM_ERR_VALUE);
