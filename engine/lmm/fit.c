@@ -315,16 +315,57 @@ const char *evm__lmm_opt_message(const evm_lmm *m)
     return nlopt_result_name((nlopt_result)m->opt_status);
 }
 
+/* The objective is not finite at the solution: say which input is out of range when one
+ * is (values whose squares overflow or underflow a double). */
+static int not_finite(const evm_lmm *m, evm_ctx *c)
+{
+    const evm__modelframe *mf = m->mf;
+    double ymax = 0, wmax = 0;
+    for (int64_t i = 0; i < mf->n; i++) {
+        if (fabs(mf->y[i]) > ymax) ymax = fabs(mf->y[i]);
+        if (mf->w && mf->w[i] > wmax) wmax = mf->w[i];
+    }
+    if (ymax > 1e100 || ymax < 1e-100)
+        return evm__fail(c, EVM_ERR_NUMERIC,
+                         "the objective is not finite at the optimiser's solution: the "
+                         "response '%s' is at most %g in absolute value; rescale it",
+                         mf->response, ymax);
+    if (wmax > 1e100)
+        return evm__fail(c, EVM_ERR_NUMERIC,
+                         "the objective is not finite at the optimiser's solution: weights "
+                         "reach %g; rescale them",
+                         wmax);
+    return evm__fail(c, EVM_ERR_NUMERIC, "the objective is not finite at the optimiser's solution");
+}
+
+/* A residual SD that is zero next to the response's spread (below 1e-6 of its SD; an exact
+ * fit ends near 1e-8 of it, the square root of the rounding of y): the fixed effects
+ * reproduce the response exactly, and no standard error, df or interval means anything
+ * (lme4 fails on such data with "'sd' slot has non-finite elements"). */
+static int exact_fit(const evm_lmm *m, evm_ctx *c)
+{
+    const evm__modelframe *mf = m->mf;
+    double mean = 0, ss = 0;
+    for (int64_t i = 0; i < mf->n; i++) mean += mf->y[i];
+    mean /= (double)mf->n;
+    for (int64_t i = 0; i < mf->n; i++) ss += (mf->y[i] - mean) * (mf->y[i] - mean);
+    const double sd = sqrt(ss / (double)(mf->n > 1 ? mf->n - 1 : 1));
+    if (m->sigma > 1e-6 * sd) return EVM_OK;
+    return evm__fail(c, EVM_ERR_MODEL,
+                     "the fixed effects reproduce the response '%s' exactly (residual SD %.3g, "
+                     "response SD %.3g): no residual variation to model",
+                     mf->response, m->sigma, sd);
+}
+
 int evm_lmm_fit(evm_lmm *m, evm_ctx *c)
 {
     int st = optimise(m, c);
     if (st) return st;
     m->objective = evm__lmm_factor(m, m->theta);
-    if (!isfinite(m->objective) || !m->last_ok)
-        return evm__fail(c, EVM_ERR_NUMERIC,
-                         "the objective is not finite at the optimiser's solution");
+    if (!isfinite(m->objective) || !m->last_ok) return not_finite(m, c);
     st = evm__lmm_postfit(m, c);
     if (st) return st;
+    if ((st = exact_fit(m, c))) return st;
     m->singular = 0;
     for (int i = 0; i < m->ntheta; i++)
         if (m->lower[i] == 0.0 && m->theta[i] < EVM__SINGULAR_TOL) m->singular = 1;
