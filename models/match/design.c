@@ -46,10 +46,17 @@ int evm__mt_design_build(const evm_frame *f, int nvar, const char *const *vars, 
     for (int v = 0; v < nvar; v++) {
         int col = evm__mt_col(f, vars[v], "--covariates", c);
         if (col < 0) return col;
-        if (evm_frame_type(f, col) == EVM_COL_NUMERIC)
+        if (evm_frame_type(f, col) == EVM_COL_NUMERIC) {
             p++, nnum++;
-        else
-            p += evm_frame_nlevels(f, col) - (all_levels ? 0 : 1);
+            continue;
+        }
+        const int32_t nl = evm_frame_nlevels(f, col);
+        if (d->n > 2 && nl >= d->n)
+            return evm__fail(c, EVM_ERR_VALUE,
+                             "--covariates: '%s' has a different value in each of the %lld "
+                             "rows (an identifier?): it cannot be a covariate",
+                             vars[v], (long long)d->n);
+        p += nl - (all_levels ? 0 : 1);
     }
     d->p = p;
     int nown = p - nnum;   /* generated columns */

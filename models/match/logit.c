@@ -81,12 +81,13 @@ static void reflect(int64_t n, int64_t k, const double *v, double beta, double *
  * [X w, z w] (q = p + 1) is updated with each block in turn, so the work space is one
  * block, whatever n is.  Returns 0, -1 (a zero pivot) or -2 with *aliased = the first
  * column whose pivot falls below glm.fit's tolerance 1e-11 times its norm (R's dqrdc2
- * rule; checked when `aliased` is not NULL). */
+ * rule; checked when `aliased` is not NULL).  Column j enters multiplied by sc[j], a
+ * power of two, and b is returned for the scaled columns. */
 #define BLOCK 4096
 
-static int irls_step(int64_t n, int p, const double *const *x, const double *y,
-                     const double *eta, const double *mu, double *m, double *r, double *b,
-                     int *aliased)
+static int irls_step(int64_t n, int p, const double *const *x, const double *sc,
+                     const double *y, const double *eta, const double *mu, double *m, double *r,
+                     double *b, int *aliased)
 {
     const int q = p + 1;
     memset(r, 0, (size_t)q * (size_t)q * sizeof *r);
@@ -103,7 +104,7 @@ static int irls_step(int64_t n, int p, const double *const *x, const double *y,
             int64_t i = i0 + t;
             double me = mu_eta(eta[i]), var = mu[i] * (1 - mu[i]);
             double w = sqrt(me * me / var);
-            for (int j = 0; j < p; j++) m[(int64_t)j * ld + have + t] = x[j][i] * w;
+            for (int j = 0; j < p; j++) m[(int64_t)j * ld + have + t] = x[j][i] * sc[j] * w;
             m[(int64_t)p * ld + have + t] = (eta[i] + (y[i] - mu[i]) / me) * w;
         }
         int kmax = ld < q ? (int)ld : q;
@@ -150,12 +151,24 @@ int evm__mt_logit_fit(int64_t n, int p, const double *const *x, const double *y,
     double *rq = evm__malloc((size_t)(p + 1) * (size_t)(p + 1), sizeof *rq);
     double *start = evm__calloc((size_t)p, sizeof *start);
     double *coefold = evm__calloc((size_t)p, sizeof *coefold);
+    double *sc = evm__malloc((size_t)p, sizeof *sc);
     *aliased = -1;
-    if (!m || !rq || !start || !coefold) {
+    if (!m || !rq || !start || !coefold || !sc) {
         st = evm__fail(c, EVM_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
     memset(info, 0, sizeof *info);
+    /* Each column scaled by the power of two that brings its largest value into [0.5, 1):
+     * exact, so the fit is bit for bit what it is unscaled, but covariates near 1e±200
+     * no longer overflow the QR's sums of squares. */
+    for (int j = 0; j < p; j++) {
+        double big = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (fabs(x[j][i]) > big) big = fabs(x[j][i]);
+        int e = 0;
+        if (big > 0 && isfinite(big)) frexp(big, &e);
+        sc[j] = ldexp(1.0, e > 1000 ? -1000 : (e < -1000 ? 1000 : -e));
+    }
     for (int64_t i = 0; i < n; i++) {
         double m0 = (y[i] + 0.5) / 2;   /* binomial()$initialize with unit weights */
         eta[i] = log(m0 / (1 - m0));
@@ -165,7 +178,8 @@ int evm__mt_logit_fit(int64_t n, int p, const double *const *x, const double *y,
     int have_coefold = 0;
     for (int iter = 1; iter <= maxit; iter++) {
         info->iterations = iter;
-        int ls = irls_step(n, p, x, y, eta, mu, m, rq, start, iter == 1 ? aliased : NULL);
+        int ls = irls_step(n, p, x, sc, y, eta, mu, m, rq, start, iter == 1 ? aliased : NULL);
+        for (int j = 0; ls == 0 && j < p; j++) start[j] *= sc[j];
         if (ls == -2) {
             st = EVM_ERR_MODEL;   /* the caller names the column */
             goto cleanup;
@@ -219,5 +233,6 @@ cleanup:
     free(rq);
     free(start);
     free(coefold);
+    free(sc);
     return st;
 }

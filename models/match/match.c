@@ -258,6 +258,15 @@ static int check_options(const evm_match_opts *o, evm_ctx *c)
 {
     if (!o->treatment) return evm__fail(c, EVM_ERR_ARG, "--treatment: no column given");
     if (o->ncov < 1) return evm__fail(c, EVM_ERR_ARG, "--covariates: no column given");
+    for (int j = 0; j < o->ncov; j++) {
+        if (strcmp(o->covariates[j], o->treatment) == 0)
+            return evm__fail(c, EVM_ERR_ARG, "--covariates: '%s' is the --treatment column",
+                             o->treatment);
+        for (int k = 0; k < j; k++)
+            if (strcmp(o->covariates[k], o->covariates[j]) == 0)
+                return evm__fail(c, EVM_ERR_ARG, "--covariates: '%s' is given twice",
+                                 o->covariates[j]);
+    }
     if (o->method == EVM_MATCH_CEM) {
         if (o->caliper > 0)
             return evm__fail(c, EVM_ERR_ARG, "--caliper does not apply to --method cem");

@@ -164,6 +164,16 @@ expect_error "text treatment" 1 "--treatment: column 'race' must be 0 \(comparis
     match "$LAL" --treatment race --covariates age "${OUTS[@]}"
 expect_error "an output column already there" 1 ".*o/m.csv:1: the input already has a column 'distance'" \
     match "$TMP/o/m.csv" --treatment treat --covariates age "${OUTS[@]}"
+expect_error "treatment as a covariate" 1 "--covariates: 'treat' is the --treatment column$" \
+    match "$LAL" --treatment treat --covariates treat,age "${OUTS[@]}"
+expect_error "covariate given twice" 1 "--covariates: 'age' is given twice$" \
+    match "$LAL" --treatment treat --covariates age --covariates educ,age "${OUTS[@]}"
+expect_error "identifier as a covariate" 1 "--covariates: 'id' has a different value in each of the 614 rows \(an identifier\?\): it cannot be a covariate$" \
+    match "$LAL" --treatment treat --covariates id,age "${OUTS[@]}"
+printf '%s\n' t,x 1,1e200 0,2e200 1,3e200 0,1.5e200 1,5e200 0,4e200 >huge.csv
+run match huge.csv --treatment t --covariates x --quiet --out o/huge.csv
+check "covariate near 1e200: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "covariate near 1e200: the propensity of x / 1e200" has o/huge.csv "^1,1e200,0\.389598159286253[0-9]*,1,1,"
 expect_error "missing FILE" 2 "match: missing input file FILE.csv \(see 'evalmix match --help'\)$" \
     match --treatment t --covariates x
 expect_error "missing --treatment" 2 "match: missing required option '--treatment'" \
