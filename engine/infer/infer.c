@@ -133,6 +133,30 @@ static int fill_coefficients(tester *te, evm_result *r, evm_ctx *c)
     return st;
 }
 
+/* A contrast that failed to parse and names, as a whole term, a coefficient the model
+ * dropped as aliased: say that, rather than "unknown coefficient". */
+static void dropped_coefficient(const evm_result *r, const char *expr, evm_ctx *c)
+{
+    static const char delim[] = " \t+-*/";
+    for (int k = 0; k < r->ndropped; k++) {
+        const char *d = r->dropped[k];
+        const size_t n = strlen(d);
+        for (const char *at = strstr(expr, d); n && at; at = strstr(at + 1, d)) {
+            const int open = at == expr || strchr(delim, at[-1]);
+            const int close = !at[n] || strchr(delim, at[n]);
+            if (!open || !close) continue;
+            char *prefix = evm__asprintf("--contrast: coefficient '%s' was dropped from the "
+                                         "model as aliased (the fixed effects are rank "
+                                         "deficient): ", d);
+            if (!prefix) return;
+            evm__fail_caret(c, EVM_ERR_ARG, (int)(strlen(prefix) + (size_t)(at - expr)), "%s%s",
+                            prefix, expr);
+            free(prefix);
+            return;
+        }
+    }
+}
+
 static int fill_contrasts(tester *te, const evm_infer_opts *o, evm_result *r, evm_ctx *c)
 {
     const int p = r->p, k = o->ncontrasts;
@@ -151,6 +175,7 @@ static int fill_contrasts(tester *te, const evm_infer_opts *o, evm_result *r, ev
     for (int i = 0; i < k; i++) {
         double *L = r->con_L + (int64_t)i * p;
         int st = evm_contrast_parse(o->contrast_expr[i], r->fixef_name, p, L, c);
+        if (st == EVM_ERR_ARG) dropped_coefficient(r, o->contrast_expr[i], c);
         if (st) return st;
         r->con_name[i] = evm__strdup(o->contrast_name[i]);
         r->con_expr[i] = evm__strdup(o->contrast_expr[i]);

@@ -140,6 +140,10 @@ run fit "$TMP/alias.csv" --formula 'Reaction ~ Days + D2 + (1|Subject)'
 check "aliased column: exit 0, got $RC" [ "$RC" -eq 0 ]
 check "aliased column: warning names it" has "$TMP/err" "^evalmix: warning: .*dropping 1 column: D2$"
 check "aliased column: summary printed" has "$TMP/out" "^Days "
+run fit "$TMP/alias.csv" --formula 'Reaction ~ Days + D2 + (1|Subject)' --contrast 'a=Days - D2'
+check "contrast of a dropped column: exit 1, got $RC" [ "$RC" -eq 1 ]
+check "contrast of a dropped column: says so" has "$TMP/err" "^evalmix: error: --contrast: coefficient 'D2' was dropped from the model as aliased \(the fixed effects are rank deficient\): Days - D2$"
+check "contrast of a dropped column: caret under D2" has "$TMP/err" "^ {130}\^$"
 
 # Degenerate data: errors that say what is wrong with the data, and no file.
 printf 'y,x,g\n1,1,a\n2,2,a\n3,3,b\n4,4,b\n5,5,c\n6,6,c\n' >"$TMP/exact.csv"
