@@ -286,6 +286,24 @@ static int share_ones(evm__prep *P, evm__modelframe *mf, evm__reterm *r)
     return EVM_OK;
 }
 
+/* Two terms with the same grouping factor and the same columns ((1|g) + (1|g)) split one
+ * variance between them in no particular way: lme4 fits them silently; evalmix warns. */
+static void warn_repeated(evm__prep *P, const evm__modelframe *mf)
+{
+    for (int j = 1; j < mf->nre; j++)
+        for (int i = 0; i < j; i++) {
+            const evm__reterm *a = &mf->re[i], *b = &mf->re[j];
+            int same = a->q == b->q && strcmp(a->group, b->group) == 0;
+            for (int k = 0; same && k < a->q; k++) same = !strcmp(a->colnames[k], b->colnames[k]);
+            if (same) {
+                evm__warn(P->c, "two random-effects terms have the same columns by '%s': "
+                          "their variances are not identifiable (only their sum is)",
+                          a->group);
+                return;
+            }
+        }
+}
+
 static int build_random(evm__prep *P, evm__modelframe *mf)
 {
     int st = EVM_OK;
@@ -312,6 +330,7 @@ static int build_random(evm__prep *P, evm__modelframe *mf)
         if (st >= 0 && ones) st = share_ones(P, mf, r);
         if (st < 0) goto cleanup;
     }
+    warn_repeated(P, mf);
 cleanup:
     for (int g = 0; G && g < P->F->ngroups; g++)
         if (!G[g].taken) {

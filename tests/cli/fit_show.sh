@@ -140,6 +140,9 @@ run fit "$TMP/alias.csv" --formula 'Reaction ~ Days + D2 + (1|Subject)'
 check "aliased column: exit 0, got $RC" [ "$RC" -eq 0 ]
 check "aliased column: warning names it" has "$TMP/err" "^evalmix: warning: .*dropping 1 column: D2$"
 check "aliased column: summary printed" has "$TMP/out" "^Days "
+run fit datasets/Pastes.csv --formula 'strength ~ 1 + (1|batch) + (1|batch)' --quiet --ddf none
+check "repeated term: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "repeated term: warning" has "$TMP/err" "^evalmix: warning: two random-effects terms have the same columns by 'batch': their variances are not identifiable \(only their sum is\)$"
 run fit "$TMP/alias.csv" --formula 'Reaction ~ Days + D2 + (1|Subject)' --contrast 'a=Days - D2'
 check "contrast of a dropped column: exit 1, got $RC" [ "$RC" -eq 1 ]
 check "contrast of a dropped column: says so" has "$TMP/err" "^evalmix: error: --contrast: coefficient 'D2' was dropped from the model as aliased \(the fixed effects are rank deficient\): Days - D2$"
