@@ -369,6 +369,11 @@ static void print_groups(FILE *out, const evm_result *r)
         const char *item[2] = {first, rest};
         evm__cat_fill(out, item, 2, " ");
     }
+    /* lme4 is silent here; lm's summary() says it, and evaluators need to see it */
+    if (r->rows_dropped > 0)
+        fprintf(out, "(%lld observation%s deleted: %s)\n", (long long)r->rows_dropped,
+                r->rows_dropped == 1 ? "" : "s",
+                r->drop_reason && *r->drop_reason ? r->drop_reason : "missing values");
     free(first);
     free(rest);
 }

@@ -148,6 +148,14 @@ check "contrast of a dropped column: exit 1, got $RC" [ "$RC" -eq 1 ]
 check "contrast of a dropped column: says so" has "$TMP/err" "^evalmix: error: --contrast: coefficient 'D2' was dropped from the model as aliased \(the fixed effects are rank deficient\): Days - D2$"
 check "contrast of a dropped column: caret under D2" has "$TMP/err" "^ {130}\^$"
 
+# Rows with missing values: dropped, and the summary (of fit and of show) says how many.
+awk -F, -v OFS=, 'NR >= 2 && NR <= 4 { $1 = "NA" } 1' $SLEEP >"$TMP/na.csv"
+run fit "$TMP/na.csv" --formula 'Reaction ~ Days + (1|Subject)' --out "$TMP/na.h5"
+check "missing values: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "missing values: summary says so" has "$TMP/out" "^\(3 observations deleted: missing values in: Reaction\)$"
+run show "$TMP/na.h5"
+check "missing values: show says so" has "$TMP/out" "^\(3 observations deleted: missing values in: Reaction\)$"
+
 # Degenerate data: errors that say what is wrong with the data, and no file.
 printf 'y,x,g\n1,1,a\n2,2,a\n3,3,b\n4,4,b\n5,5,c\n6,6,c\n' >"$TMP/exact.csv"
 run fit "$TMP/exact.csv" --formula 'y ~ x + (1|g)' --out "$TMP/exact.h5"
