@@ -50,8 +50,18 @@ void cli_args_free(cli_args *a);
 int cli_count(const cli_args *a, const char *name);
 const char *cli_value(const cli_args *a, const char *name);
 int cli_values(const cli_args *a, const char *name, char *const **vals);
+/* A whole decimal number without sign or blanks in [min, max]: 0 (and *out set) on
+ * success; 1 when s has only digits but is above max (however many); -1 otherwise. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parse a whole positive integer in [1, max]; 0 on success, -1 otherwise. */
 int cli_parse_posint(const char *s, int max, int *out);
+/* The most threads any --threads accepts (their stacks and buffers are allocated). */
+#define CLI_MAX_THREADS 65536
+/* --seed (0 to 2^64-1) and --threads (1 to CLI_MAX_THREADS) of a command, the same for
+ * every command: the value, if the option was given, goes to *seed or *threads (left
+ * alone otherwise).  CLI_EXIT_OK, or CLI_EXIT_USAGE after printing the usage error. */
+int cli_read_seed(const cli_args *a, uint64_t *seed);
+int cli_read_threads(const cli_args *a, int *threads);
 
 /* ---------------------------------------------------------------- report.c */
 /* "evalmix: error: <message>" and, when the context has a caret, a second line with a
@@ -71,13 +81,45 @@ void cli_progress(void *arg, int64_t done, int64_t total);
 /* Flush stdout; on a write error report it and return CLI_EXIT_ERROR, else `status`. */
 int cli_finish_stdout(int status);
 
+/* ---------------------------------------------------------------- outputs.c */
+/* An output file of a command, for cli_check_outputs. */
+typedef struct {
+    const char *opt;    /* "--out", as errors name the option */
+    const char *path;   /* as given; NULL: the option was not given */
+    const char *what;   /* "the result file": errors read "PATH: cannot write WHAT: why";
+                           NULL: "OPT PATH: cannot write: why" */
+} cli_output;
+
+/* Check, before anything is read or written, that every output can be written and
+ * replaced atomically (a temporary file in its folder renamed over it):
+ * - no two outputs name the same file, however spelled ("x.h5", "./x.h5", a symbolic
+ *   link): a usage error "--a and --b name the same file 'x.h5'";
+ * - none is a folder, a device or another file that is not a regular file (the rename
+ *   would replace it), or one of the inputs (same device and inode);
+ * - the folder of each exists and may be written in.
+ * Creates nothing.  When every check passes, the outputs' temporary files
+ * ("PATH.tmp.<pid>" and "PATH.tmp.<pid>.*": engine/h5 and models/ name them so) are
+ * registered, in this one place, to be removed if SIGINT, SIGTERM or SIGHUP stops the
+ * process (a signal that was ignored stays ignored; the others take their default
+ * action after the removal).
+ * input:  cmd (for usage errors), inputs[ninputs] (NULL entries skipped), outs[nouts]
+ *         (entries with a NULL path skipped).
+ * Returns CLI_EXIT_OK, CLI_EXIT_USAGE or CLI_EXIT_ERROR; the error has been printed. */
+int cli_check_outputs(const char *cmd, const char *const *inputs, int ninputs,
+                      const cli_output *outs, int nouts);
+/* 1 when a and b name the same file: the same device and inode when both exist, the same
+ * canonical folder and name when neither does; 0 otherwise (-1: out of memory). */
+int cli_same_file(const char *a, const char *b);
+
 /* ---------------------------------------------------------------- provenance.c */
 /* The command line as one string, each argument shell-quoted where needed, so that it
  * can be pasted back into a POSIX shell.  NULL when out of memory. */
 char *cli_command_line(int argc, char **argv);
 /* The current time as ISO 8601 UTC, "2026-11-22T11:30:00Z", in a fresh string. */
 char *cli_now_iso8601(void);
-/* Fill the provenance fields of r (replacing what is there). 0, or -1 out of memory. */
+/* Fill the provenance fields of r (replacing what is there).  The seed is the one of the
+ * random numbers the run drew (the bootstrap's, r->boot_seed), 0 when it drew none.
+ * 0, or -1 out of memory. */
 int cli_set_provenance(evm_result *r, int argc, char **argv, const char *input,
                        const char *input_sha256, int threads);
 

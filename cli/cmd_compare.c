@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* The one place the options of `compare` are described (docs/cli.md repeats it). */
 static const char compare_help[] =
@@ -72,15 +71,6 @@ nomem:
     return NULL;
 }
 
-/* --out may not overwrite one of the files being compared. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0) return 1;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 int cli_cmd_compare(int argc, char **argv, int full_argc, char **full_argv)
 {
     cli_args a;
@@ -104,11 +94,16 @@ int cli_cmd_compare(int argc, char **argv, int full_argc, char **full_argv)
         goto cleanup;
     }
     const char *out = cli_value(&a, "out");
+    /* --out naming an input is documented as a usage error here (exit 2) */
     for (int i = 0; out && i < n; i++)
-        if (same_file(out, a.pos[i])) {
+        if (cli_same_file(out, a.pos[i]) > 0) {
             st = cli_usage_error("compare", "--out '%s' is one of the files compared", out);
             goto cleanup;
         }
+    const cli_output outs[1] = {{"--out", out, "the comparison table"}};
+    if ((st = cli_check_outputs("compare", (const char *const *)a.pos, n, outs, 1)) !=
+        CLI_EXIT_OK)
+        goto cleanup;
     if (!(c = evm_ctx_create()) || !(fits = calloc((size_t)n, sizeof *fits)) ||
         !(labels = make_labels(a.pos, n)) ||
         (out && !(command = cli_command_line(full_argc, full_argv)))) {

@@ -52,11 +52,13 @@ static const char effects_help[] =
     "  --table FILE       write the contrast and school tables as CSV, or Markdown when\n"
     "                     FILE ends in .md\n"
     "  --plot FILE.svg    write the forest plot of the school effects\n"
-    "                     (--out, --table and --plot are written all or none)\n"
+    "                     (--out, --table and --plot are written all or none; they\n"
+    "                     must be regular files, differ from each other and from the\n"
+    "                     input, and be in folders that exist)\n"
     "  --ml, --reml       fit by ML or REML (default REML)\n"
     "  --weights COL      prior weights from the numeric column COL\n"
     "  --ref VAR=LEVEL    make LEVEL the reference level of factor VAR (repeatable)\n"
-    "  --threads N        use N threads (default: all cores)\n"
+    "  --threads N        use N threads, 1 to 65536 (default: all cores)\n"
     "  --strict           exit with status 3 if there was any warning\n"
     "  --quiet            do not print the table\n"
     "  -h, --help         show this help and exit\n"
@@ -184,9 +186,8 @@ static int read_request(const cli_args *a, effects_request *q)
             return cli_usage_error("effects", "--ddf '%s' is not one of satterthwaite, "
                                               "kenward-roger, residual, none", s);
     }
-    if ((s = cli_value(a, "threads")) && cli_parse_posint(s, 65536, &q->threads))
-        return cli_usage_error("effects", "--threads '%s' is not a positive whole number", s);
-    return read_refs(a, q);
+    const int st = cli_read_threads(a, &q->threads);
+    return st != CLI_EXIT_OK ? st : read_refs(a, q);
 }
 
 static int report_warnings(const evm_ctx *c, int status)
@@ -213,6 +214,12 @@ static int run_effects(const effects_request *q, int full_argc, char **full_argv
     }
     evm_ctx_set_threads(c, q->threads);
     if (evm_effects_columns(&q->o, &req, &nreq, c) < 0) goto engine_error;
+    /* before the data are read and the model is fitted */
+    const cli_output outs[3] = {{"--out", q->out, "the result file"},
+                                {"--table", q->table, "the table"},
+                                {"--plot", q->plot, "the plot"}};
+    if ((st = cli_check_outputs("effects", &q->input, 1, outs, 3)) != CLI_EXIT_OK) goto cleanup;
+    st = CLI_EXIT_ERROR;
     if (evm_csv_read(q->input, req, nreq, &frame, c) < 0) goto engine_error;
     if ((status = evm_effects_run(frame, &q->o, &e, c)) < 0) goto engine_error;
     if (cli_set_provenance(e->fit, full_argc, full_argv, q->input, evm_frame_sha256(frame),

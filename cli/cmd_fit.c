@@ -6,12 +6,10 @@
  * the summary on stderr. */
 #include "cli.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +29,7 @@ static const char fit_help[] =
     "                     or several at once: --ref Sector=Public,Grade=3\n"
     "  --out FILE.h5      write the fit to FILE.h5 (replaced atomically; its folder\n"
     "                     must exist; nothing is written on error)\n"
-    "  --threads N        use N threads (default: all cores)\n"
+    "  --threads N        use N threads, 1 to 65536 (default: all cores)\n"
     "\n"
     "Inference (see docs/methods.md):\n"
     "  --ddf METHOD       denominator df for t and F tests: satterthwaite (default,\n"
@@ -43,8 +41,8 @@ static const char fit_help[] =
     "  --ci METHOD        confidence intervals: profile, wald or boot\n"
     "  --level L          confidence level for --ci and --bootstrap (default 0.95)\n"
     "  --bootstrap N      parametric bootstrap with N replicates, in parallel\n"
-    "  --seed S           seed of the bootstrap's random streams (default 1); the\n"
-    "                     results are identical for any --threads\n"
+    "  --seed S           seed of the bootstrap's random streams, 0 to 2^64-1\n"
+    "                     (default 1); the results are identical for any --threads\n"
     "  --robust VAR       cluster-robust (CR2) standard errors by the factor VAR\n"
     "  --max-eval N       stop the optimiser after N objective evaluations\n"
     "  --strict           exit with status 3 if there was any warning (the file is\n"
@@ -210,13 +208,10 @@ static int read_inference(const cli_args *a, fit_request *q)
             return cli_usage_error("fit", "--bootstrap '%s' is not a positive whole number", s);
         io->nboot = n;
     }
-    if ((s = cli_value(a, "seed"))) {
-        char *end;
-        long long seed = strtoll(s, &end, 10);
-        if (*end || !*s || seed < 0)
-            return cli_usage_error("fit", "--seed '%s' is not a whole number >= 0", s);
-        io->seed = seed;
-    }
+    uint64_t seed = 1;
+    int st = cli_read_seed(a, &seed);
+    if (st != CLI_EXIT_OK) return st;
+    io->seed = (int64_t)seed;   /* the bootstrap takes the bits back as uint64_t */
     if (io->ci && strcmp(io->ci, "boot") == 0 && io->nboot == 0)
         return cli_usage_error("fit", "--ci boot needs --bootstrap N");
     io->robust = cli_value(a, "robust");
@@ -240,65 +235,19 @@ static int read_request(const cli_args *a, fit_request *q)
     q->quiet = cli_count(a, "quiet") > 0;
     q->timings = cli_count(a, "timings") > 0;
     q->threads = 0;  /* all cores */
-    const char *s = cli_value(a, "threads");
-    if (s && cli_parse_posint(s, 65536, &q->threads))
-        return cli_usage_error("fit", "--threads '%s' is not a positive whole number", s);
+    int st = cli_read_threads(a, &q->threads);
+    if (st != CLI_EXIT_OK) return st;
     q->max_eval = 0;
-    s = cli_value(a, "max-eval");
+    const char *s = cli_value(a, "max-eval");
     if (s && cli_parse_posint(s, INT_MAX, &q->max_eval))
         return cli_usage_error("fit", "--max-eval '%s' is not a positive whole number", s);
     char *const *refs;
     int nrefs = cli_values(a, "ref", &refs);
     for (int i = 0; i < nrefs; i++) {
-        int st = split_refs(q, refs[i]);
+        st = split_refs(q, refs[i]);
         if (st != CLI_EXIT_OK) return st;
     }
     return read_inference(a, q);
-}
-
-/* Fail before a long fit rather than after it when --out cannot be written: its folder
- * must exist, and it must not be the input file, a folder or a device (the atomic
- * rename would replace /dev/null for root).  Creates nothing. */
-static int check_out_path(const char *out, const char *input)
-{
-    struct stat so, si;
-    if (stat(out, &so) == 0) {
-        if (S_ISDIR(so.st_mode)) {
-            cli_error("%s: cannot write the result file: it is a folder", out);
-            return CLI_EXIT_ERROR;
-        }
-        if (!S_ISREG(so.st_mode)) {
-            cli_error("%s: cannot write the result file: not a regular file", out);
-            return CLI_EXIT_ERROR;
-        }
-        if (stat(input, &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino) {
-            cli_error("%s: cannot write the result file: it is the input file", out);
-            return CLI_EXIT_ERROR;
-        }
-    }
-    const char *slash = strrchr(out, '/');
-    char *dir = !slash ? strdup(".")
-                       : strndup(out, slash == out ? 1 : (size_t)(slash - out));
-    if (!dir) {
-        cli_error("out of memory");
-        return CLI_EXIT_ERROR;
-    }
-    int st = CLI_EXIT_OK;
-    struct stat sd;
-    if (stat(dir, &sd) != 0) {
-        cli_error("%s: cannot write the result file: folder '%s': %s", out, dir,
-                  strerror(errno));
-        st = CLI_EXIT_ERROR;
-    } else if (!S_ISDIR(sd.st_mode)) {
-        cli_error("%s: cannot write the result file: '%s' is not a folder", out, dir);
-        st = CLI_EXIT_ERROR;
-    } else if (access(dir, W_OK | X_OK) != 0) {
-        cli_error("%s: cannot write the result file: folder '%s': %s", out, dir,
-                  strerror(errno));
-        st = CLI_EXIT_ERROR;
-    }
-    free(dir);
-    return st;
 }
 
 /* The reader requests: the formula's columns plus the weights column and the robust
@@ -426,7 +375,9 @@ static int run_fit(const fit_request *q, int full_argc, char **full_argv)
     o.cluster = q->infer.robust;
 
     if (evm_formula_columns(q->formula, &o, &req, &nreq, c) < 0) goto engine_error;
-    if (q->out && (st = check_out_path(q->out, q->input)) != CLI_EXIT_OK) goto cleanup;
+    /* before the data are read: a long fit should not fail at the end for a typo */
+    const cli_output out = {"--out", q->out, "the result file"};
+    if ((st = cli_check_outputs("fit", &q->input, 1, &out, 1)) != CLI_EXIT_OK) goto cleanup;
     st = CLI_EXIT_ERROR;
     if (!(all = with_extra(req, nreq, q->weights, q->infer.robust, &nall))) goto nomem;
     if (check_columns(q->input, all, nall, q->formula, &o, c) < 0) goto engine_error;

@@ -2,7 +2,7 @@
  * (models/match), write it as CSV (--out), the balance report as HDF5 (--report) and a
  * Love plot (--plot), and print the balance table.
  *
- * Order of work: options; the output paths' folders; the header against the options
+ * Order of work: options; the output paths (cli_check_outputs); the header against the options
  * (a typo fails before a pass over millions of rows); the data; the match; the files;
  * then the summary on stdout and the warnings on stderr. */
 #include "cli.h"
@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* The one place the options of `match` are described (docs/cli.md repeats it). */
@@ -46,13 +45,14 @@ static const char match_help[] =
     "  --id COL           student ids, to list unmatched students (default: row numbers)\n"
     "  --site COL         the school column: the matched file's 'site' is the school of\n"
     "                     each set's treated student\n"
-    "  --seed N           break ties in distance in a random order drawn from N\n"
-    "                     (default: by row order, as MatchIt)\n"
+    "  --seed N           break ties in distance in a random order drawn from N,\n"
+    "                     0 to 2^64-1 (default: by row order, as MatchIt)\n"
     "  --out FILE.csv     write the matched sample: the input rows plus distance,\n"
     "                     weights, subclass and site (replaced atomically)\n"
     "  --report FILE.h5   write the balance report (HDF5)\n"
     "  --plot FILE.svg    draw the Love plot (WWC effect sizes before and after)\n"
-    "  --threads N        use N threads to read the data (default: all cores)\n"
+    "  --threads N        use N threads to read the data, 1 to 65536 (default: all\n"
+    "                     cores)\n"
     "  --strict           exit with status 3 if there was any warning (files are\n"
     "                     still written)\n"
     "  --quiet            do not print the summary (warnings still go to stderr)\n"
@@ -204,20 +204,12 @@ static int read_request(const cli_args *a, match_request *q)
     o->cut_bins = q->cbins;
     o->id = cli_value(a, "id");
     o->site = cli_value(a, "site");
-    if ((s = cli_value(a, "seed"))) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || *end || *s < '0' || *s > '9')
-            return cli_usage_error("match", "--seed '%s' is not a whole number >= 0", s);
-        o->seed = v;
-    }
+    if ((st = cli_read_seed(a, &o->seed)) != CLI_EXIT_OK) return st;
     q->out = cli_value(a, "out");
     q->report = cli_value(a, "report");
     q->plot = cli_value(a, "plot");
     q->threads = 0;
-    if ((s = cli_value(a, "threads")) && cli_parse_posint(s, 65536, &q->threads))
-        return cli_usage_error("match", "--threads '%s' is not a positive whole number", s);
+    if ((st = cli_read_threads(a, &q->threads)) != CLI_EXIT_OK) return st;
     q->strict = cli_count(a, "strict") > 0;
     q->quiet = cli_count(a, "quiet") > 0;
     /* combinations the model would refuse, reported as usage errors */
@@ -237,57 +229,11 @@ static int read_request(const cli_args *a, match_request *q)
     return CLI_EXIT_OK;
 }
 
-/* The folder of an output must exist and be writable; the output may not be the input,
- * another output, a folder or a device.  Creates nothing. */
-static int check_out_path(const char *opt, const char *out, const char *input)
-{
-    struct stat so, si;
-    if (stat(out, &so) == 0) {
-        if (S_ISDIR(so.st_mode)) {
-            cli_error("%s %s: cannot write: it is a folder", opt, out);
-            return CLI_EXIT_ERROR;
-        }
-        if (!S_ISREG(so.st_mode)) {
-            cli_error("%s %s: cannot write: not a regular file", opt, out);
-            return CLI_EXIT_ERROR;
-        }
-        if (stat(input, &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino) {
-            cli_error("%s %s: cannot write: it is the input file", opt, out);
-            return CLI_EXIT_ERROR;
-        }
-    }
-    const char *slash = strrchr(out, '/');
-    char *dir = !slash ? strdup(".") : strndup(out, slash == out ? 1 : (size_t)(slash - out));
-    if (!dir) {
-        cli_error("out of memory");
-        return CLI_EXIT_ERROR;
-    }
-    int st = CLI_EXIT_OK;
-    struct stat sd;
-    errno = 0;
-    if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        cli_error("%s %s: cannot write: folder '%s': %s", opt, out, dir,
-                  errno ? strerror(errno) : "not a folder");
-        st = CLI_EXIT_ERROR;
-    }
-    free(dir);
-    return st;
-}
-
 static int check_outputs(const match_request *q)
 {
-    const char *opt[3] = {"--out", "--report", "--plot"};
-    const char *path[3] = {q->out, q->report, q->plot};
-    for (int i = 0; i < 3; i++) {
-        if (!path[i]) continue;
-        for (int j = 0; j < i; j++)
-            if (path[j] && strcmp(path[i], path[j]) == 0)
-                return cli_usage_error("match", "%s and %s name the same file '%s'", opt[j],
-                                       opt[i], path[i]);
-        int st = check_out_path(opt[i], path[i], q->input);
-        if (st != CLI_EXIT_OK) return st;
-    }
-    return CLI_EXIT_OK;
+    const cli_output outs[3] = {
+        {"--out", q->out, NULL}, {"--report", q->report, NULL}, {"--plot", q->plot, NULL}};
+    return cli_check_outputs("match", &q->input, 1, outs, 3);
 }
 
 static int run_match(const match_request *q, int full_argc, char **full_argv)

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* The one place the options of `simulate` are described (docs/simulate.md repeats it). */
@@ -33,7 +32,8 @@ static const char simulate_help[] =
     "                     role, site, students, treated, classrooms, true_intercept\n"
     "  --params FILE.csv  write the true parameters (fixed effects and the SDs of\n"
     "                     the model's random effects, named as 'evalmix fit' names them)\n"
-    "  --students N       number of students (rows) (default 5000; >= 2 per school)\n"
+    "  --students N       number of students (rows) (default 5000; >= 2 per school;\n"
+    "                     at most 2147483647, i.e. 2^31-1)\n"
     "  --schools S        number of schools, >= 2 (default 40; half implementing)\n"
     "  --seed N           seed of the random streams, 0 to 2^64-1 (default 1)\n"
     "  --effect X         mean treatment effect in cohort 1 (default 0.20)\n"
@@ -43,7 +43,8 @@ static const char simulate_help[] =
     "                     schools (default 0.15)\n"
     "  --icc-class X      share between classrooms within schools (default 0.05); the\n"
     "                     two shares add up to less than 1, the rest is within classrooms\n"
-    "  --threads N        use N threads (default: all cores; the file does not change)\n"
+    "  --threads N        use N threads, 1 to 65536 (default: all cores; the file does\n"
+    "                     not change)\n"
     "  --quiet            do not print the summary of the truth\n"
     "  -h, --help         show this help and exit\n"
     "\n"
@@ -68,23 +69,14 @@ static const cli_optspec simulate_opts[] = {
     {"quiet", CLI_FLAG, 0},
 };
 
+/* Rows of --students: 2^31 - 1, a 100 GB file; beyond, a typo rather than a plan. */
+#define MAX_STUDENTS 2147483647
+
 typedef struct {
     evm_sim_opts o;
     const char *out, *truth, *params;
     int threads, quiet;
 } simulate_request;
-
-/* A whole decimal number with no sign; 0 on success. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9') return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
 
 /* A finite number ("0.2", "-1e-1"); 0 on success. */
 static int parse_number(const char *s, double *out)
@@ -117,7 +109,11 @@ static int read_request(const cli_args *a, simulate_request *q)
     const char *s;
     uint64_t u;
     if ((s = cli_value(a, "students"))) {
-        if (parse_u64(s, &u) || u < 1 || u > (uint64_t)INT64_MAX)
+        const int r = cli_parse_u64(s, 1, MAX_STUDENTS, &u);
+        if (r > 0)
+            return cli_usage_error("simulate", "--students '%s' is too many: at most %d",
+                                   s, MAX_STUDENTS);
+        if (r < 0)
             return cli_usage_error("simulate", "--students '%s' is not a positive whole number",
                                    s);
         q->o.students = (int64_t)u;
@@ -129,13 +125,10 @@ static int read_request(const cli_args *a, simulate_request *q)
                                    s);
         q->o.schools = n;
     }
-    if ((s = cli_value(a, "seed")) && parse_u64(s, &q->o.seed))
-        return cli_usage_error("simulate", "--seed '%s' is not a whole number from 0 to 2^64-1",
-                               s);
-    q->threads = 0;
-    if ((s = cli_value(a, "threads")) && cli_parse_posint(s, 65536, &q->threads))
-        return cli_usage_error("simulate", "--threads '%s' is not a positive whole number", s);
     int st;
+    if ((st = cli_read_seed(a, &q->o.seed)) != CLI_EXIT_OK) return st;
+    q->threads = 0;
+    if ((st = cli_read_threads(a, &q->threads)) != CLI_EXIT_OK) return st;
     if ((st = read_number(a, "effect", &q->o.effect)) != CLI_EXIT_OK) return st;
     q->o.effect2 = q->o.effect + 0.10;
     if ((st = read_number(a, "effect2", &q->o.effect2)) != CLI_EXIT_OK ||
@@ -143,43 +136,9 @@ static int read_request(const cli_args *a, simulate_request *q)
         (st = read_number(a, "icc-school", &q->o.icc_school)) != CLI_EXIT_OK ||
         (st = read_number(a, "icc-class", &q->o.icc_class)) != CLI_EXIT_OK)
         return st;
-    const char *paths[3] = {q->out, q->truth, q->params};
-    const char *names[3] = {"out", "truth", "params"};
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++)
-            if (paths[i] && paths[j] && strcmp(paths[i], paths[j]) == 0)
-                return cli_usage_error("simulate", "--%s and --%s name the same file '%s'",
-                                       names[i], names[j], paths[i]);
     if ((q->truth && strcmp(q->truth, "-") == 0) || (q->params && strcmp(q->params, "-") == 0))
         return cli_usage_error("simulate", "only --out may be '-' (standard output)");
     return CLI_EXIT_OK;
-}
-
-/* Fail before writing anything when an output cannot be created: its folder must exist
- * and be writable, and the name must not be a folder. */
-static int check_out_path(const char *path)
-{
-    if (strcmp(path, "-") == 0) return CLI_EXIT_OK;
-    struct stat sp;
-    if (stat(path, &sp) == 0 && S_ISDIR(sp.st_mode)) {
-        cli_error("%s: cannot write the file: it is a folder", path);
-        return CLI_EXIT_ERROR;
-    }
-    const char *slash = strrchr(path, '/');
-    char *dir = !slash ? strdup(".") : strndup(path, slash == path ? 1 : (size_t)(slash - path));
-    if (!dir) {
-        cli_error("out of memory");
-        return CLI_EXIT_ERROR;
-    }
-    int st = CLI_EXIT_OK;
-    struct stat sd;
-    if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode) || access(dir, W_OK | X_OK) != 0) {
-        cli_error("%s: cannot write the file: folder '%s': %s", path, dir,
-                  errno ? strerror(errno) : "not a folder");
-        st = CLI_EXIT_ERROR;
-    }
-    free(dir);
-    return st;
 }
 
 static void print_summary(const evm_sim *s, const simulate_request *q)
@@ -221,6 +180,8 @@ static int run_simulate(const simulate_request *q)
 {
     int st = CLI_EXIT_ERROR;
     evm_sim *s = NULL;
+    const char *written[2];
+    int nwritten = 0;
     evm_ctx *c = evm_ctx_create();
     if (!c) {
         cli_error("out of memory");
@@ -233,17 +194,27 @@ static int run_simulate(const simulate_request *q)
                  : (cli_report_error(c), CLI_EXIT_ERROR);
         goto cleanup;
     }
-    if (check_out_path(q->out) || (q->truth && check_out_path(q->truth)) ||
-        (q->params && check_out_path(q->params)))
-        goto cleanup;
-    if (evm_sim_write_csv(s, q->out, c) < 0 ||
-        (q->truth && evm_sim_write_truth(s, q->truth, c) < 0) ||
-        (q->params && evm_sim_write_params(s, q->params, c) < 0)) {
-        cli_report_error(c);
-        goto cleanup;
+    /* every output, before the first is written (they are written one after another) */
+    const int to_stdout = strcmp(q->out, "-") == 0;
+    const cli_output outs[3] = {{"--out", to_stdout ? NULL : q->out, "the simulated data"},
+                                {"--truth", q->truth, "the true school effects"},
+                                {"--params", q->params, "the true parameters"}};
+    if ((st = cli_check_outputs("simulate", NULL, 0, outs, 3)) != CLI_EXIT_OK) goto cleanup;
+    /* all files or none: one written before a later failure is removed again */
+    if (evm_sim_write_csv(s, q->out, c) < 0) goto engine_error;
+    if (!to_stdout) written[nwritten++] = q->out;
+    if (q->truth) {
+        if (evm_sim_write_truth(s, q->truth, c) < 0) goto engine_error;
+        written[nwritten++] = q->truth;
     }
-    if (!q->quiet && strcmp(q->out, "-") != 0) print_summary(s, q);
+    if (q->params && evm_sim_write_params(s, q->params, c) < 0) goto engine_error;
+    if (!q->quiet && !to_stdout) print_summary(s, q);
     st = cli_finish_stdout(CLI_EXIT_OK);
+    goto cleanup;
+engine_error:
+    cli_report_error(c);
+    st = CLI_EXIT_ERROR;
+    for (int i = 0; i < nwritten; i++) unlink(written[i]);
 cleanup:
     evm_sim_destroy(&s);
     evm_ctx_destroy(&c);

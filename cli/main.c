@@ -42,7 +42,8 @@ static const char main_help[] =
     "  0  success\n"
     "  1  error in the input, the model or a file; nothing is written\n"
     "  2  usage error (unknown command or option, missing argument, bad value)\n"
-    "  3  'fit --strict' only: the fit gave warnings (the result file is written)\n"
+    "  3  with --strict (fit, effects, match): there were warnings (the files are\n"
+    "     still written)\n"
     "\n"
     "Example:\n"
     "  evalmix fit hsb.csv --formula 'MathAch ~ SES*Sector + (SES|School)' --out hsb.h5\n"
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
         return cli_finish_stdout(CLI_EXIT_OK);
     }
     if (strcmp(cmd, "--version") == 0) {
+        if (argc > 2) return cli_usage_error(NULL, "unexpected argument '%s'", argv[2]);
         printf("evalmix %s\n", EVM_VERSION);
         return cli_finish_stdout(CLI_EXIT_OK);
     }
@@ -102,6 +104,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "wwc") == 0) return cli_cmd_wwc(argc - 1, argv + 1);
     if (strcmp(cmd, "effects") == 0) return cli_cmd_effects(argc - 1, argv + 1, argc, argv);
     if (strcmp(cmd, "compare") == 0) return cli_cmd_compare(argc - 1, argv + 1, argc, argv);
+    if (strncmp(cmd, "--help=", 7) == 0 || strncmp(cmd, "--version=", 10) == 0)
+        return cli_usage_error(NULL, "option '%.*s' takes no value",
+                               (int)(strchr(cmd, '=') - cmd), cmd);
     if (cmd[0] == '-') return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,8 @@ static int parse_option(cli_args *a, int argc, char **argv, int *k)
     const char *eq = strchr(arg, '=');
     size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
     int i = find_spec(a, arg, len);
+    if (i < 0 && eq && len == 4 && strncmp(arg, "help", 4) == 0)
+        return cli_usage_error(a->cmd, "option '--help' takes no value");
     if (i < 0) {
         if (eq)
             return cli_usage_error(a->cmd, "unknown option '--%.*s'", (int)len, arg);
@@ -169,13 +172,44 @@ int cli_values(const cli_args *a, const char *name, char *const **vals)
     return i < 0 ? 0 : a->nvals[i];
 }
 
-int cli_parse_posint(const char *s, int max, int *out)
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (!s || *s < '0' || *s > '9') return -1;  /* no sign, no blanks */
     errno = 0;
     char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < 1 || v > max) return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end) return -1;
+    if (errno == ERANGE || v > max) return 1;   /* all digits, too many of them */
+    if (errno || v < min) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_posint(const char *s, int max, int *out)
+{
+    uint64_t v;
+    if (max < 1 || cli_parse_u64(s, 1, (uint64_t)max, &v) != 0) return -1;
     *out = (int)v;
     return 0;
+}
+
+int cli_read_seed(const cli_args *a, uint64_t *seed)
+{
+    const char *s = cli_value(a, "seed");
+    if (s && cli_parse_u64(s, 0, UINT64_MAX, seed) != 0)
+        return cli_usage_error(a->cmd, "--seed '%s' is not a whole number from 0 to 2^64-1", s);
+    return CLI_EXIT_OK;
+}
+
+int cli_read_threads(const cli_args *a, int *threads)
+{
+    const char *s = cli_value(a, "threads");
+    uint64_t v;
+    int r = s ? cli_parse_u64(s, 1, CLI_MAX_THREADS, &v) : 0;
+    if (r > 0)
+        return cli_usage_error(a->cmd, "--threads '%s' is too many: at most %d", s,
+                               CLI_MAX_THREADS);
+    if (r < 0) return cli_usage_error(a->cmd, "--threads '%s' is not a positive whole number", s);
+    if (s) *threads = (int)v;
+    return CLI_EXIT_OK;
 }

@@ -91,6 +91,7 @@ int cli_set_provenance(evm_result *r, int argc, char **argv, const char *input,
         replace(&r->input_sha256, strdup(input_sha256 ? input_sha256 : "")))
         return -1;
     r->threads = threads;
-    r->seed = 0;  /* the LMM fit draws no random numbers */
+    /* the fit itself draws no random numbers; the parametric bootstrap does */
+    r->seed = r->nboot > 0 ? r->boot_seed : 0;
     return 0;
 }

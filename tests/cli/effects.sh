@@ -165,7 +165,8 @@ run effects $D --formula 'score ~ prior + treat + (1|school)' --treatment treat 
 check "plot without a slope: exit 1" [ "$RC" -eq 1 ]
 check "plot without a slope: nothing written" [ -z "$(ls -A "$TMP/set")" ]
 run effects $D --formula "$F" --treatment treat --no-profile --out "$TMP/set/e.h5" --table "$TMP/set/e.h5"
-check "one file for two outputs: exit 1" [ "$RC" -eq 1 ]
+check "one file for two outputs: usage error, exit 2" [ "$RC" -eq 2 ]
+check "one file for two outputs: message" has "$TMP/err" "--out and --table name the same file"
 check "one file for two outputs: nothing written" [ -z "$(ls -A "$TMP/set")" ]
 
 # ---------------------------------------------------------------- usage errors
