@@ -58,6 +58,8 @@ typedef struct {
     int64_t file_size, data_start, piece_off;
     char *piece;        /* start of the current piece */
     int grown;
+    size_t hdr_checked; /* bytes of the header line checked so far (check_header_bytes) */
+    int hdr_quoted;     /* and whether they end inside quotes */
     /* batches: rows of the current piece, spans of the requested fields; one is filled
      * while the columns store the other */
     int64_t bcap;
@@ -241,6 +243,68 @@ static int quote_error(const csv_reader *r, int tk, const tok_row *t)
 
 /* ---------------------------------------------------------------- header */
 
+#define CR_ONLY "line ends are CR only (classic Mac); convert them to LF or CRLF"
+
+/* A CR followed by anything but LF in [s, e): the line ends of a classic Mac file. */
+static int bare_cr(const char *s, const char *e)
+{
+    for (; (s = memchr(s, '\r', (size_t)(e - s))) != NULL; s++)
+        if (s + 1 < e && s[1] != '\n') return 1;
+    return 0;
+}
+
+/* Files that are not CSV text, known by their first bytes. */
+static const struct {
+    const char *magic;
+    size_t n;
+    const char *what;
+} binary_kinds[] = {
+    {"\x89HDF\r\n\x1a\n", 8, "an HDF5 file?"},
+    {"\x1f\x8b", 2, "a gzip-compressed file? decompress it first"},
+    {"PK\x03\x04", 4, "a ZIP archive or an Excel .xlsx workbook? export the sheet as CSV"},
+    {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "an Excel .xls workbook? export the sheet as CSV"},
+    {"\xff\xfe", 2, "UTF-16 text? save it as UTF-8"},
+    {"\xfe\xff", 2, "UTF-16 text? save it as UTF-8"},
+    {"\xfd""7zXZ\0", 6, "an xz-compressed file? decompress it first"},
+    {"\x28\xb5\x2f\xfd", 4, "a zstd-compressed file? decompress it first"},
+    {"\x89PNG\r\n\x1a\n", 8, "a PNG image?"},
+    {"SQLite format 3", 16, "an SQLite database?"},
+};
+
+static int check_signature(const csv_reader *r, const char *buf, size_t len)
+{
+    for (size_t k = 0; k < sizeof binary_kinds / sizeof binary_kinds[0]; k++)
+        if (len >= binary_kinds[k].n && memcmp(buf, binary_kinds[k].magic, binary_kinds[k].n) == 0)
+            return evm__fail(r->c, EVM_ERR_CSV, "%s: not a CSV text file (%s)", r->path,
+                             binary_kinds[k].what);
+    return EVM_OK;
+}
+
+/* The bytes of the header line, before it is split: control bytes mean a binary file, a
+ * CR inside the line (outside quotes) CR-only line ends.  Either would otherwise show up
+ * as one long header of strange names.  [p, end) is what the piece holds of the file
+ * from the header on; bytes checked before are not checked again. */
+static int check_header_bytes(csv_reader *r, const char *p, const char *end)
+{
+    const char *nl = memchr(p + r->hdr_checked, '\n', (size_t)(end - p - r->hdr_checked));
+    const char *e = nl ? nl : end, *q = p + r->hdr_checked;
+    for (; q < e; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch >= 0x20 || ch == '\t') {
+            if (ch == '"') r->hdr_quoted = !r->hdr_quoted;
+        } else if (ch != '\r') {
+            return evm__fail(r->c, EVM_ERR_CSV, "%s: not a CSV text file (%s byte in the "
+                             "header line)", r->path, ch ? "a control" : "a NUL");
+        } else if (!r->hdr_quoted && q + 1 < end && q + 1 != nl) {
+            return evm__fail(r->c, EVM_ERR_CSV, "%s:1: " CR_ONLY, r->path);
+        } else if (q + 1 == end) {
+            break;   /* a CR at the end of the piece: its LF may follow in the next */
+        }
+    }
+    r->hdr_checked = (size_t)(q - p);
+    return EVM_OK;
+}
+
 static int grow_fields(csv_reader *r, int n)
 {
     fld *f = realloc(r->f, (size_t)n * sizeof *f);
@@ -271,7 +335,8 @@ static char *field_string(fld *fl)
 static int parse_header(csv_reader *r, char **pp, char *end, int eof)
 {
     tok_row t;
-    int tk;
+    int tk = check_header_bytes(r, *pp, end);
+    if (tk < 0) return tk;
     while ((tk = tokenize(*pp, end, eof, r->f, r->fcap, &t)) == TOK_ROW && t.nf > r->fcap) {
         if (t.nf > MAX_FIELDS)
             return evm__fail(r->c, EVM_ERR_CSV, "%s:1: the header has more than %d fields",
@@ -425,6 +490,8 @@ static int take_row(csv_reader *r, const tok_row *t, char *row_start)
     }
     int st;
     if (r->nblank && (st = flush_blanks(r, row_start)) != EVM_OK) return st;
+    if (t->nf != r->ncols && bare_cr(row_start, t->next))
+        return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld: " CR_ONLY, r->path, (long long)r->line);
     if (t->nf != r->ncols)
         return evm__fail(r->c, EVM_ERR_CSV, "%s:%lld:%d: row has %d field%s, the header has %d",
                          r->path, (long long)r->line, t->nf < r->ncols ? t->nf : r->ncols + 1,
@@ -583,6 +650,8 @@ static int begin_piece(csv_reader *r, char *buf, size_t len, int eof, char **p)
     buf[len] = '\n';
     *p = buf;
     if (r->piece) return EVM_OK;
+    int st = check_signature(r, buf, len);
+    if (st < 0) return st;
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) *p += 3;
     if (eof && *p == buf + len)
         return evm__fail(r->c, EVM_ERR_CSV, "%s: empty file (no header row)", r->path);
@@ -671,6 +740,9 @@ int evm_csv_read(const char *path, const evm_colreq *req, int nreq, evm_frame **
         r.file_size = evm__chunkrd_size(rd);
         st = read_file(&r, rd, req, threads, 0);
     }
+    /* Said here, naming the file, rather than by each model as "no rows". */
+    if (st >= 0 && r.nrows == 0)
+        st = evm__fail(c, EVM_ERR_CSV, "%s: no data rows (only a header)", path);
     if (st >= 0) st = build_frame(&r, rd, out);
     evm__chunkrd_close(&rd);
     reader_free(&r);

@@ -14,7 +14,14 @@
 #define SHOW_MAX 60   /* longest value quoted in a message */
 
 /* Outcome of storing one value; the caller words the message (it knows the line). */
-enum { PUT_OK = 0, PUT_MIX = -1, PUT_NONFINITE = -2, PUT_NOMEM = -3 };
+enum { PUT_OK = 0, PUT_MIX = -1, PUT_NONFINITE = -2, PUT_NOMEM = -3, PUT_NUL = -4 };
+
+/* A NUL byte is never part of a value (a binary file, or UTF-16 text); it is looked for
+ * only where a value is new or failed to parse, not in every field. */
+static inline int has_nul(const char *s, size_t n)
+{
+    return n && memchr(s, '\0', n) != NULL;
+}
 
 void evm__csvcol_init(evm__csvcol *col, const char *path, const char *name, int field,
                       evm_as as)
@@ -91,6 +98,7 @@ static int put_factor(evm__csvcol *col, int64_t row, const char *s, size_t n, ui
     int is_new = 0;
     int32_t code = evm__levelset_code(col->ls, s, n, hint, &is_new);
     if (code < 0) return PUT_NOMEM;
+    if (is_new && has_nul(s, n)) return PUT_NUL;
     if (is_new && col->as == EVM_AS_AUTO) {
         /* text column: a number (or NaN/Inf) among the values is a mix */
         double v;
@@ -109,6 +117,7 @@ static int put_factor(evm__csvcol *col, int64_t row, const char *s, size_t n, ui
 static int bad_number(const char *s, size_t n, int parsed)
 {
     if (parsed < 0) return PUT_NOMEM;
+    if (has_nul(s, n)) return PUT_NUL;
     return parsed == 1 || evm__is_nonfinite_word(s, n) ? PUT_NONFINITE : PUT_MIX;
 }
 
@@ -116,11 +125,16 @@ static int bad_number(const char *s, size_t n, int parsed)
 static int decide(evm__csvcol *col, int64_t row, const char *s, size_t n, int64_t line)
 {
     double v;
+    if (has_nul(s, n)) return PUT_NUL;
     int r = evm__parse_number(s, n, &v);
     if ((r == 1 && !isfinite(v)) || r < 0 || (r == 0 && evm__is_nonfinite_word(s, n)))
         return bad_number(s, n, r);
     col->kind = r == 1 ? EVM__KIND_NUMERIC : EVM__KIND_FACTOR;
     col->first_line = line;
+    if (r == 0) {   /* kept for the message should a number follow */
+        col->first_n = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        memcpy(col->first, s, n < sizeof col->first ? n : sizeof col->first);
+    }
     int64_t cap = col->cap;
     col->cap = 0;
     if (evm__csvcol_reserve(col, cap, NULL) < 0) return PUT_NOMEM;
@@ -170,19 +184,38 @@ static int put_value(evm__csvcol *col, int64_t row, const char *s, size_t n,
     }
 }
 
-/* The message for a failed value. */
+/* A value as quoted in messages: at most SHOW_MAX bytes, then "...". */
+static void show_value(char *v, size_t size, const char *s, size_t n)
+{
+    if (n > SHOW_MAX) snprintf(v, size, "%.*s...", SHOW_MAX, s);
+    else snprintf(v, size, "%.*s", (int)n, s);
+}
+
+/* The message for a failed value.  A mix always names the text value's cell first: a
+ * number among text values is usually fine and the text the mistake ('abc' in a column
+ * of scores), so "first text at line 2" would send the reader to the wrong cell. */
 static int fail_value(const evm__csvcol *col, int why, const char *s, size_t n, int64_t line,
                       evm_ctx *c)
 {
     char v[SHOW_MAX + 8];
-    if (n > SHOW_MAX) snprintf(v, sizeof v, "%.*s...", SHOW_MAX, s);
-    else snprintf(v, sizeof v, "%.*s", (int)n, s);
+    show_value(v, sizeof v, s, n);
+    if (why == PUT_MIX && col->kind == EVM__KIND_FACTOR) {
+        char t[SHOW_MAX + 8];
+        size_t tn = col->first_n < sizeof col->first ? col->first_n : sizeof col->first;
+        show_value(t, sizeof t, col->first, tn);   /* (first holds more than SHOW_MAX) */
+        return evm__fail(c, EVM_ERR_TYPE, "%s:%lld:%d: column '%s' mixes numbers and text: "
+                         "'%s' (first number at line %lld: '%s')", col->path,
+                         (long long)col->first_line, col->field + 1, col->name, t,
+                         (long long)line, v);
+    }
     if (why == PUT_MIX)
         return evm__fail(c, EVM_ERR_TYPE, "%s:%lld:%d: column '%s' mixes numbers and text: "
-                         "'%s' (first %s at line %lld)", col->path, (long long)line,
-                         col->field + 1, col->name, v,
-                         col->kind == EVM__KIND_NUMERIC ? "number" : "text",
-                         (long long)col->first_line);
+                         "'%s' (first number at line %lld)", col->path, (long long)line,
+                         col->field + 1, col->name, v, (long long)col->first_line);
+    if (why == PUT_NUL)
+        return evm__fail(c, EVM_ERR_CSV, "%s:%lld:%d: NUL byte in the field (column '%s'; "
+                         "a binary file?)", col->path, (long long)line, col->field + 1,
+                         col->name);
     if (why == PUT_NONFINITE)
         return evm__fail(c, EVM_ERR_VALUE, "%s:%lld:%d: column '%s': value '%s' is not a "
                          "finite number", col->path, (long long)line, col->field + 1,

@@ -220,6 +220,8 @@ typedef struct {
     char **levels;
     int32_t nlevels;
     int64_t first_line;     /* line of the value that fixed an AUTO column's type */
+    uint32_t first_n;       /* a text one: its length, and its first bytes (messages) */
+    char first[64];
 } evm__csvcol;
 
 void evm__csvcol_init(evm__csvcol *col, const char *path, const char *name, int field,
@@ -229,7 +231,9 @@ int evm__csvcol_reserve(evm__csvcol *col, int64_t cap, evm_ctx *c);
 /* Store the column's fields of batch b (spans[k] is the field of row k; the column may
  * rewrite its spans).  Unquoted fields are trimmed of spaces and tabs here.  On error
  * *bad_row is the batch row.
- * Errors: EVM_ERR_TYPE (mix), EVM_ERR_VALUE (NaN/Inf/overflow), EVM_ERR_NOMEM. */
+ * Errors: EVM_ERR_TYPE (mix: the message names the text value's line, which comes first
+ * when the column was typed by text), EVM_ERR_VALUE (NaN/Inf/overflow), EVM_ERR_CSV (a
+ * NUL byte in a value), EVM_ERR_NOMEM. */
 int evm__csvcol_put_batch(evm__csvcol *col, const evm__batch *b, evm__span *spans,
                           int64_t *bad_row, evm_ctx *c);
 /* After the last row: final arrays of nrows rows and, for factors, the levels in their

@@ -22,12 +22,18 @@ typedef struct {
     void *data;
 } evm__h5_quiet;
 
+/* Keeps HDF5 quiet when it shuts down at exit (read.c): libhdf5 1.10 leaks memory when
+ * it meets a damaged file, and then prints "HDF5: infinite loop closing library" and a
+ * line of codes at exit unless its automatic error printing is off by then. */
+void evm__h5_quiet_at_exit(void);
+
 static inline void evm__h5_silence(evm__h5_quiet *q)
 {
     q->func = NULL;
     q->data = NULL;
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);   /* starts HDF5: its atexit comes first */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    evm__h5_quiet_at_exit();
 }
 
 static inline void evm__h5_restore(const evm__h5_quiet *q)
@@ -51,6 +57,23 @@ static inline const char *evm__h5_error(char *buf)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, evm__h5_walk_, buf);
     H5Eclear2(H5E_DEFAULT);
     return buf;
+}
+
+/* File access for writing a result file.  Closing the file closes anything a failure
+ * left open.  The format is HDF5 1.8's (superblock 2, version-2 object headers, indexed
+ * groups): every piece of metadata carries a checksum, so a reader detects a corrupt file
+ * instead of following a damaged address, and HDF5 1.8 or later (h5py, hdf5r, h5dump)
+ * still reads it.  < 0 on failure; close with H5Pclose. */
+static inline hid_t evm__h5_write_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    if (H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
 }
 
 /* Variable-length UTF-8 string type (close with H5Tclose). */
@@ -160,6 +183,14 @@ int evm__h5r_same_len(evm__h5_reader *rd, hsize_t n, int want, const char *where
                       const char *name);
 /* A required group; < 0 on failure (recorded). */
 hid_t evm__h5r_group(evm__h5_reader *rd, hid_t loc, const char *where, const char *name);
+
+/* read_heap.c: the global heap, which HDF5 reads without checking it (see there).
+ * check_heaps: every collection in the file; check_refs: the references of a string
+ * dataset of n elements (file type ftype), before it is read.  A damaged one is
+ * EVM_ERR_HDF5 "not a valid evalmix result file (damaged ... at byte N)". */
+int evm__h5_check_heaps(evm__h5_reader *rd, hid_t file);
+int evm__h5_check_refs(evm__h5_reader *rd, hid_t dset, hid_t ftype, hsize_t n,
+                       const char *where, const char *name);
 
 /* read_infer.c: the optional inference sections, after the core ones (/fixef first).
  * An absent section leaves its fields 0 / NULL; a present one must be complete. */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,33 @@ int evm__h5r_fail(evm__h5_reader *rd, int status, const char *fmt, ...)
     return rd->status = evm__fail(rd->c, status, "%s: %s", rd->path, msg);
 }
 
+static void silence_hdf5(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void register_silence(void)
+{
+    (void)atexit(silence_hdf5);
+}
+
+void evm__h5_quiet_at_exit(void)
+{
+    /* Registered after HDF5's own atexit handler, so it runs before HDF5 shuts down. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_silence);
+}
+
+/* Whatever HDF5 cannot read in a file that looked like a result file means the file is
+ * damaged (or was edited by hand): one line naming the object and HDF5's reason. */
 int evm__h5r_hfail(evm__h5_reader *rd, const char *what, const char *where,
                    const char *name)
 {
     char desc[160];
     evm__h5_error(desc);
-    return evm__h5r_fail(rd, EVM_ERR_HDF5, "cannot read %s %s%s%s%s%s", what, where,
-                         strcmp(where, "/") ? "/" : "", name, *desc ? ": " : "", desc);
+    return evm__h5r_fail(rd, EVM_ERR_HDF5,
+                         "not a valid evalmix result file (cannot read %s %s%s%s%s%s)", what,
+                         where, strcmp(where, "/") ? "/" : "", name, *desc ? ": " : "", desc);
 }
 
 int evm__h5r_nomem(evm__h5_reader *rd)
@@ -283,7 +304,8 @@ int evm__h5r_str(evm__h5_reader *rd, hid_t loc, const char *where, const char *n
     hid_t t, s, d = dset_open(rd, loc, where, name, H5T_STRING, 1, n, &t, &s);
     if (d < 0) return rd->status;
     if (!(*out = evm__calloc((size_t)*n, sizeof **out))) evm__h5r_nomem(rd);
-    else if (*n) read_strings(rd, d, 0, t, s, *n, *out, where, name);
+    else if (*n && evm__h5_check_refs(rd, d, t, *n, where, name) == EVM_OK)
+        read_strings(rd, d, 0, t, s, *n, *out, where, name);
     dset_close(d, t, s);
     return rd->status;
 }
@@ -583,6 +605,27 @@ static int read_tables(evm__h5_reader *rd, hid_t f, evm_result *r)
     return rd->status;
 }
 
+/* An evalmix file of another kind (docs/hdf5.md) is named as such, not as a fit with
+ * parts missing. */
+static int check_kind(evm__h5_reader *rd, hid_t file)
+{
+    static const struct {
+        const char *group, *kind;
+    } kinds[] = {{"match", "a match report (evalmix match --report)"},
+                 {"compare", "a model comparison (evalmix compare --out)"}};
+    htri_t fit = H5Lexists(file, "fit", H5P_DEFAULT);
+    if (fit < 0) return evm__h5r_hfail(rd, "group", "/", "fit");
+    if (fit > 0) return EVM_OK;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        htri_t e = H5Lexists(file, kinds[k].group, H5P_DEFAULT);
+        if (e < 0) return evm__h5r_hfail(rd, "group", "/", kinds[k].group);
+        if (e > 0)
+            return evm__h5r_fail(rd, EVM_ERR_HDF5, "%s, not a model fit (see docs/hdf5.md)",
+                                 kinds[k].kind);
+    }
+    return EVM_OK;   /* read_fit names what is missing */
+}
+
 int evm_h5_read_fit(const char *path, evm_result **out, evm_ctx *c)
 {
     if (!out) return evm__fail(c, EVM_ERR_ARG, "evm_h5_read_fit: no output pointer");
@@ -618,14 +661,20 @@ int evm_h5_read_fit(const char *path, evm_result **out, evm_ctx *c)
         (file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
         char desc[160];
         evm__h5_error(desc);
-        evm__h5r_fail(&rd, EVM_ERR_HDF5, "cannot open HDF5 file%s%s", *desc ? ": " : "",
-                      desc);
+        evm__h5r_fail(&rd, EVM_ERR_HDF5, "not a valid evalmix result file (cannot open it "
+                      "as HDF5%s%s)", *desc ? ": " : "", desc);
         goto cleanup;
     }
-    if (H5Aexists(file, "evalmix_version") <= 0) {
+    htri_t is_evm = H5Aexists(file, "evalmix_version");
+    if (is_evm < 0) {
+        evm__h5r_hfail(&rd, "attribute", "/", "evalmix_version");
+        goto cleanup;
+    }
+    if (!is_evm) {
         evm__h5r_fail(&rd, EVM_ERR_HDF5, "not an evalmix result file");
         goto cleanup;
     }
+    if (check_kind(&rd, file) < 0 || evm__h5_check_heaps(&rd, file) < 0) goto cleanup;
     if (!(r = evm__calloc(1, sizeof *r))) {
         evm__h5r_nomem(&rd);
         goto cleanup;

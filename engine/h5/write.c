@@ -385,9 +385,7 @@ int evm_h5_write_fit(const char *path, const evm_result *r, evm_ctx *c)
         (fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
         H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) <
             0 ||
-        (fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
-        /* Closing the file closes anything a failure left open. */
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        (fapl = evm__h5_write_fapl()) < 0) {
         st = evm__h5w_fail(&w, "file", NULL, NULL);
         goto cleanup;
     }

@@ -154,8 +154,7 @@ int evm_h5_write_compare(const char *path, const evm_comparison *t, const char *
             0 ||
         (fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
         H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-        (fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        (fapl = evm__h5_write_fapl()) < 0 ||
         (file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
         st = cfail(&w, "file", "");
         goto cleanup;

@@ -63,12 +63,14 @@ int evm__h5_write_fit_groups(const char *path, const evm_result *r, const evm__h
     evm__h5_quiet quiet;
     evm__h5_silence(&quiet);
     evm__h5_writer w = {path, c, -1, -1, -1, EVM_OK};
-    hid_t file = -1;
+    hid_t file = -1, fapl = -1;
     if ((w.str = evm__h5_vlen_utf8()) < 0 || (w.lcpl = H5Pcreate(H5P_LINK_CREATE)) < 0 ||
         H5Pset_char_encoding(w.lcpl, H5T_CSET_UTF8) < 0 ||
         (w.gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 ||
         H5Pset_link_creation_order(w.gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-        (file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT)) < 0) {
+        /* the groups added get the fit's format (checksummed metadata) */
+        (fapl = evm__h5_write_fapl()) < 0 ||
+        (file = H5Fopen(tmp, H5F_ACC_RDWR, fapl)) < 0) {
         st = evm__h5w_fail(&w, "file", NULL, NULL);
         goto cleanup;
     }
@@ -89,6 +91,7 @@ int evm__h5_write_fit_groups(const char *path, const evm_result *r, const evm__h
     }
 cleanup:
     if (file >= 0) H5Fclose(file);
+    if (fapl >= 0) H5Pclose(fapl);
     if (w.str >= 0) H5Tclose(w.str);
     if (w.lcpl >= 0) H5Pclose(w.lcpl);
     if (w.gcpl >= 0) H5Pclose(w.gcpl);

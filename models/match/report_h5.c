@@ -5,6 +5,8 @@
  * tracked, written under a temporary name and renamed when complete. */
 #include "match_internal.h"
 
+#include "h5/h5_internal.h"
+
 #include <hdf5.h>
 
 #include <errno.h>
@@ -256,7 +258,7 @@ int evm_match_write_h5(const char *path, const evm_match_result *r, const evm_ma
     H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   /* the library never prints on its own */
     writer w = {path, c, -1, -1, 0};
-    hid_t fcpl = -1, file = -1;
+    hid_t fcpl = -1, fapl = -1, file = -1;
     char *tmp = NULL;
     int fd = -1;
     for (unsigned k = 0; k < 1000 && fd < 0; k++) {
@@ -279,7 +281,8 @@ int evm_match_write_h5(const char *path, const evm_match_result *r, const evm_ma
         H5Pset_link_creation_order(w.gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
         (fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
         H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-        (file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT)) < 0) {
+        (fapl = evm__h5_write_fapl()) < 0 ||   /* checksummed metadata, as every result file */
+        (file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
         hfail(&w, "file");
         goto cleanup;
     }
@@ -312,6 +315,7 @@ cleanup:
     if (tmp) unlink(tmp);
     free(tmp);
     if (fcpl >= 0) H5Pclose(fcpl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (w.gcpl >= 0) H5Pclose(w.gcpl);
     if (w.str >= 0) H5Tclose(w.str);
     H5Eclear2(H5E_DEFAULT);

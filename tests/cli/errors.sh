@@ -147,6 +147,72 @@ check "--out is a device: still a device" [ -c /dev/null ]
 expect_one_line "show: missing file" 1 "nope\.h5: cannot open" show nope.h5
 expect_one_line "show: not a result file" 1 "notes\.h5: not an evalmix result file" show notes.h5
 
+# Data that are not CSV text, or CSV that is not what it seems.
+printf '%s\n' y,x,g,t 3.1,1,a,1 4.9,2,a,0 7.2,3,a,1 8.8,4,a,0 1.2,1,b,1 3.3,2,b,0 \
+    4.7,3,b,1 7.1,4,b,0 5.0,1,c,1 7.3,2,c,0 8.6,3,c,1 11.2,4,c,0 >treat.csv
+"$EVM" fit good.csv --formula "$FIT" --ml --out res.h5 --quiet
+"$EVM" fit good.csv --formula "y ~ 1 + (1|g)" --ml --out res0.h5 --quiet
+"$EVM" compare res.h5 res0.h5 --out cmp.h5 >/dev/null
+"$EVM" match treat.csv --treatment t --covariates x --report rep.h5 >/dev/null
+check "result files for the cases below" [ -s res.h5 ] && [ -s cmp.h5 ] && [ -s rep.h5 ]
+expect_one_line "fit: an HDF5 file as data" 1 "res\.h5: not a CSV text file \(an HDF5 file\?\)$" \
+    fit res.h5 --formula "$FIT" --out $OUT
+expect_one_line "effects: an HDF5 file as data" 1 "res\.h5: not a CSV text file \(an HDF5 file\?\)$" \
+    effects res.h5 --formula "y ~ t + (1|g)" --treatment t --out $OUT
+expect_one_line "match: an HDF5 file as data" 1 "res\.h5: not a CSV text file \(an HDF5 file\?\)$" \
+    match res.h5 --treatment t --covariates x --report $OUT
+printf 'y,x,g\r1,1,a\r2,2,b\r' >cr.csv
+expect_one_line "CR-only line ends" 1 \
+    "cr\.csv:1: line ends are CR only \(classic Mac\); convert them to LF or CRLF$" \
+    fit cr.csv --formula "$FIT" --out $OUT
+printf 'y,x,g\n1.5,1,a\n2\0,2,b\n3.5,3,a\n4.5,4,b\n' >nul.csv
+expect_one_line "NUL byte in a field" 1 "nul\.csv:3:1: NUL byte in the field" \
+    fit nul.csv --formula "$FIT" --out $OUT
+printf 'y,x,g\n1,abc,a\n2,2,b\n3,3,a\n4,4,b\n5,5,a\n' >firstrow.csv
+expect_one_line "text in the first data row" 1 \
+    "firstrow\.csv:2:2: column 'x' mixes numbers and text: 'abc' \(first number at line 3" \
+    fit firstrow.csv --formula "$FIT" --out $OUT
+sed '2s/,1$/,heavy/' good.csv >textweight.csv
+expect_one_line "text weight in the first data row" 1 \
+    "textweight\.csv:2:4: column 'w' mixes numbers and text: 'heavy' \(first number at line 3" \
+    fit textweight.csv --formula "$FIT" --weights w --out $OUT
+printf 'y,x,g,t\n' >header.csv
+expect_one_line "fit: header only" 1 "header\.csv: no data rows \(only a header\)$" \
+    fit header.csv --formula "$FIT" --out $OUT
+expect_one_line "effects: header only" 1 "header\.csv: no data rows \(only a header\)$" \
+    effects header.csv --formula "y ~ t + (1|g)" --treatment t --out $OUT
+expect_one_line "match: header only" 1 "header\.csv: no data rows \(only a header\)$" \
+    match header.csv --treatment t --covariates x --report $OUT
+
+# Result files of another kind, and damaged ones: one line, exit 1, never a crash or a
+# hang (HDF5 itself follows damaged pointers unless the reader checks first).
+expect_one_line "show: a match report" 1 "rep\.h5: a match report .*not a model fit" show rep.h5
+expect_one_line "show: a comparison" 1 "cmp\.h5: a model comparison .*not a model fit" show cmp.h5
+expect_one_line "compare: a match report" 1 "rep\.h5: a match report .*not a model fit" \
+    compare res.h5 rep.h5
+# damage_at FILE OFFSET BYTES OUT: a copy of FILE with BYTES (printf escapes) at OFFSET
+damage_at() { cp "$1" "$4" && printf "$3" | dd of="$4" bs=1 seek="$2" conv=notrunc status=none; }
+gcol=$(grep -obUa GCOL res.h5 | head -n 1 | cut -d: -f1)
+damage_at res.h5 $((gcol + 24)) '\377\377\377\377\377\377' heap.h5
+expect_one_line "show: damaged string storage" 1 \
+    "heap\.h5: not a valid evalmix result file \(damaged string storage at byte $gcol\)$" show heap.h5
+ohdr=$(grep -obUa OHDR res.h5 | sed -n 3p | cut -d: -f1)
+damage_at res.h5 $((ohdr + 21)) '\132' meta.h5
+expect_one_line "show: damaged metadata" 1 "meta\.h5: not a valid evalmix result file \(" show meta.h5
+# one byte changed at 40 places across the file: exit 0 or 1, one stderr line on failure
+size=$(wc -c <res.h5)
+bad=0
+for k in $(seq 0 39); do
+    damage_at res.h5 $((k * size / 40 + 7)) '\055' flip.h5
+    timeout 10 "$EVM" show flip.h5 >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ $rc -gt 1 ] || { [ $rc -eq 1 ] && [ "$(wc -l <"$TMP/err")" -ne 1 ]; }; then
+        bad=$((bad + 1))
+        echo "  flip at $((k * size / 40 + 7)): exit $rc, $(wc -l <"$TMP/err") stderr lines"
+    fi
+done
+check "show: 40 damaged copies, no crash, hang or multi-line error ($bad bad)" [ $bad -eq 0 ]
+
 # Formula errors: the caret stands under the offending part of the formula.
 expect_error "unknown column" 1 "--formula: unknown column 'Nope'.*: y ~ x \+ Nope \+ \(1\|g\)$" \
     fit good.csv --formula "y ~ x + Nope + (1|g)" --out $OUT

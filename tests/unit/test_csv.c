@@ -224,15 +224,25 @@ static void test_line_ends(void)
     }
     evm_frame_destroy(&f);
 
-    /* header only: zero rows; a trailing empty field */
-    path = TMP("a,b\n");
+    /* header only: an error naming the file (every model needs rows); a trailing empty
+     * field */
     evm_colreq rab[] = {{"a", EVM_AS_AUTO}, {"b", EVM_AS_FACTOR}};
-    f = read_ok(path, rab, 2);
-    if (f) {
-        CHECK_INT(evm_frame_nrows(f), 0);
-        CHECK_INT(evm_frame_type(f, 0), EVM_COL_NUMERIC);
-        CHECK_INT(evm_frame_nlevels(f, 1), 0);
-    }
+    EXPECT_ERR("a,b\n", rab, 2, EVM_ERR_CSV, "%s: no data rows (only a header)");
+    EXPECT_ERR("a,b", rab, 2, EVM_ERR_CSV, "%s: no data rows (only a header)");
+    EXPECT_ERR("a\r\n\r\n\n", rab, 1, EVM_ERR_CSV, "%s: no data rows (only a header)");
+    EXPECT_ERR("a,b\n", rab, 0, EVM_ERR_CSV, "%s: no data rows (only a header)");
+    /* CR-only line ends (classic Mac): said at line 1, not as a header of odd names */
+    EXPECT_ERR("y,x,g\r1,1,a\r2,2,b\r", rab, 1, EVM_ERR_CSV,
+               "%s:1: line ends are CR only (classic Mac); convert them to LF or CRLF");
+    EXPECT_ERR("a\r1\r2\r", rab, 1, EVM_ERR_CSV,
+               "%s:1: line ends are CR only (classic Mac); convert them to LF or CRLF");
+    /* ... also when only the data rows have them; a CR inside quotes is content */
+    EXPECT_ERR("a,b\n1,2\r3,4\r", rab, 1, EVM_ERR_CSV,
+               "%s:2: line ends are CR only (classic Mac); convert them to LF or CRLF");
+    path = TMP("\"a\rb\",c\r\n1,2\r\n");
+    evm_colreq rcr = {"a\rb", EVM_AS_AUTO};
+    f = read_ok(path, &rcr, 1);
+    if (f) CHECK(evm_frame_numeric(f, 0)[0] == 1);
     evm_frame_destroy(&f);
     path = TMP("a,b\n1,");
     f = read_ok(path, rab, 2);
@@ -426,10 +436,43 @@ static void test_value_errors(void)
     evm_colreq rx = {"x", EVM_AS_AUTO};
     EXPECT_ERR("id,x\n1,3\n2,\n3,abc\n4,5\n", &rx, 1, EVM_ERR_TYPE,
                "%s:4:2: column 'x' mixes numbers and text: 'abc' (first number at line 2)");
+    /* a column typed by text: the text cell is named first, then the first number */
     EXPECT_ERR("x\nNA\nabc\ndef\n12\n", &rx, 1, EVM_ERR_TYPE,
-               "%s:5:1: column 'x' mixes numbers and text: '12' (first text at line 3)");
+               "%s:3:1: column 'x' mixes numbers and text: 'abc' (first number at line 5: "
+               "'12')");
     EXPECT_ERR("x\nabc\nInf\n", &rx, 1, EVM_ERR_TYPE,
-               "%s:3:1: column 'x' mixes numbers and text: 'Inf' (first text at line 2)");
+               "%s:2:1: column 'x' mixes numbers and text: 'abc' (first number at line 3: "
+               "'Inf')");
+    EXPECT_ERR("y,x,g\n1,abc,a\n2,2,b\n3,3,a\n", &rx, 1, EVM_ERR_TYPE,
+               "%s:2:2: column 'x' mixes numbers and text: 'abc' (first number at line 3: "
+               "'2')");
+    EXPECT_ERR("x\n\"a\nb\"\n7\n", &rx, 1, EVM_ERR_TYPE,
+               "%s:2:1: column 'x' mixes numbers and text: 'a b' (first number at line 4: "
+               "'7')");
+    EXPECT_ERR("x\n" "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopq\n1\n",
+               &rx, 1, EVM_ERR_TYPE,
+               "%s:2:1: column 'x' mixes numbers and text: "
+               "'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh...' (first "
+               "number at line 3: '1')");
+    /* the same in a second batch, and on two threads (the text row is in the first) */
+    {
+        char *d = malloc(64 << 10);
+        size_t n = (size_t)sprintf(d, "x\nfoo\n");
+        for (int i = 0; i < 5000; i++) n += (size_t)sprintf(d + n, "NA\n");
+        n += (size_t)sprintf(d + n, "42\n");
+        const char *p = tmp_file(d, n);
+        char want[512];
+        snprintf(want, sizeof want, "%s:2:1: column 'x' mixes numbers and text: 'foo' "
+                 "(first number at line 5003: '42')", p);
+        for (int t = 1; t <= 2; t++) {
+            evm_frame *f = NULL;
+            evm_ctx_set_threads(ctx, t);
+            CHECK_INT(evm_csv_read(p, &rx, 1, &f, ctx), EVM_ERR_TYPE);
+            CHECK_STR(evm_ctx_message(ctx), want);
+        }
+        evm_ctx_set_threads(ctx, 0);
+        free(d);
+    }
     EXPECT_ERR("x,y\n1,2\n\"a\nb\",NaN\n", &rx, 1, EVM_ERR_TYPE,
                "%s:3:1: column 'x' mixes numbers and text: 'a b' (first number at line 2)");
     EXPECT_ERR("x\n1\nNaN\n", &rx, 1, EVM_ERR_VALUE,
@@ -477,6 +520,57 @@ static void test_csv_errors(void)
     EXPECT_ERR("\"x\n", &rx, 1, EVM_ERR_CSV,
                "%s:1:1: unterminated quoted field (no closing '\"' before the end of the "
                "file)");
+    /* a NUL byte in a value: numeric, first value, text, quoted; unread columns do not
+     * matter */
+    evm_colreq rxf = {"x", EVM_AS_FACTOR};
+    EXPECT_ERR("y,x\n1,1\n2,2\0\n", &rx, 1, EVM_ERR_CSV,
+               "%s:3:2: NUL byte in the field (column 'x'; a binary file?)");
+    EXPECT_ERR("x\n2\0\n1\n", &rx, 1, EVM_ERR_CSV,
+               "%s:2:1: NUL byte in the field (column 'x'; a binary file?)");
+    EXPECT_ERR("x\na\nb\0c\n", &rx, 1, EVM_ERR_CSV,
+               "%s:3:1: NUL byte in the field (column 'x'; a binary file?)");
+    EXPECT_ERR("x\na\n\"\0\"\n", &rxf, 1, EVM_ERR_CSV,
+               "%s:3:1: NUL byte in the field (column 'x'; a binary file?)");
+    const char *path = TMP("x,y\n1,\0\n");
+    evm_frame *f = read_ok(path, &rx, 1);
+    evm_frame_destroy(&f);
+}
+
+/* Files that are not CSV text: known signatures, control bytes in the header line. */
+static void test_not_text(void)
+{
+    evm_colreq rx = {"x", EVM_AS_AUTO};
+    EXPECT_ERR("\x89HDF\r\n\x1a\n\0\0\0\0\0\x08\x08\0\x04\0\x10\0", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (an HDF5 file?)");
+    EXPECT_ERR("\x1f\x8b\x08\0", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (a gzip-compressed file? decompress it first)");
+    EXPECT_ERR("PK\x03\x04\x14\0", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (a ZIP archive or an Excel .xlsx workbook? export "
+               "the sheet as CSV)");
+    EXPECT_ERR("\xff\xfex\0\n\0001\0\n\0", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (UTF-16 text? save it as UTF-8)");
+    EXPECT_ERR("x\0,\0y\0\n1,2\n", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (a NUL byte in the header line)");
+    EXPECT_ERR("x,\x01y\n1,2\n", &rx, 1, EVM_ERR_CSV,
+               "%s: not a CSV text file (a control byte in the header line)");
+    /* the header alone (evm_csv_header) says the same */
+    char **names = NULL;
+    int n = 0;
+    const char *path = TMP("\x89HDF\r\n\x1a\n\0\0\0");
+    CHECK_INT(evm_csv_header(path, &names, &n, ctx), EVM_ERR_CSV);
+    CHECK(names == NULL && n == 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s: not a CSV text file (an HDF5 file?)", path);
+    CHECK_STR(evm_ctx_message(ctx), want);
+    path = TMP("a,b\rc\r1,2,3\r");
+    CHECK_INT(evm_csv_header(path, &names, &n, ctx), EVM_ERR_CSV);
+    snprintf(want, sizeof want, "%s:1: line ends are CR only (classic Mac); convert them to "
+             "LF or CRLF", path);
+    CHECK_STR(evm_ctx_message(ctx), want);
+    /* tabs, UTF-8 and a CR LF are text; "GCOL" or "PK" further on is nothing special */
+    path = TMP("x,\tn\xc3\xa9,PK\r\n1,2,3\r\n");
+    evm_frame *f = read_ok(path, &rx, 1);
+    evm_frame_destroy(&f);
 }
 
 static void test_column_errors(void)
@@ -540,12 +634,16 @@ static void sha_hex(const unsigned char *data, size_t n, char hex[65])
 
 static void test_sha256(void)
 {
-    const char *path = TMP("abc");
+    /* a file needs a data row, so the FIPS 180-2 "abc" vector checks the helper */
+    char hex[65];
+    sha_hex((const unsigned char *)"abc", 3, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *path = TMP("abc\n1");
     evm_frame *f = read_ok(path, NULL, 0);
     if (f) {
-        CHECK_STR(evm_frame_sha256(f),
-                  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        CHECK_INT(evm_frame_nrows(f), 0);
+        sha_hex((const unsigned char *)"abc\n1", 5, hex);
+        CHECK_STR(evm_frame_sha256(f), hex);
+        CHECK_INT(evm_frame_nrows(f), 1);
     }
     evm_frame_destroy(&f);
     evm_frame *g = evm_frame_create(2, ctx);
@@ -913,6 +1011,7 @@ int main(void)
     test_relevel();
     test_value_errors();
     test_csv_errors();
+    test_not_text();
     test_column_errors();
     test_header();
     test_sha256();

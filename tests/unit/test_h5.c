@@ -1028,11 +1028,168 @@ static void test_edited(evm_ctx *c)
                  "missing /robust/se (not a complete evalmix result file)");
     check_edited(c, "float n", float_boot_n, "/bootstrap/n is not an int64");
     check_edited(c, "anova a dataset", anova_dataset,
-                 "cannot read group /anova: not a group");
+                 "not a valid evalmix result file (cannot read group /anova: not a group)");
     err = release_stderr();
     CHECK_INT(err, 0);
 }
 #endif
+
+/* A damaged copy of file `src`: the bytes at `at` replaced by n bytes of `with`. */
+static const char *damaged_copy(const char *src, const char *name, long at,
+                                const void *with, size_t n)
+{
+    static unsigned char buf[1 << 20];
+    FILE *f = fopen(src, "rb");
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    if (at >= 0 && (size_t)at + n <= len) memcpy(buf + at, with, n);
+    const char *dst = tmp_path(name);
+    f = fopen(dst, "wb");
+    if (f) {
+        fwrite(buf, 1, len, f);
+        fclose(f);
+    }
+    return dst;
+}
+
+/* Offset of the k-th (from 0) occurrence of `sig` in file `path`, -1 if none. */
+static long find_in_file(const char *path, const char *sig, int k)
+{
+    static unsigned char buf[1 << 20];
+    FILE *f = fopen(path, "rb");
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0, m = strlen(sig);
+    if (f) fclose(f);
+    for (size_t i = 0; i + m <= len; i++)
+        if (!memcmp(buf + i, sig, m) && k-- == 0) return (long)i;
+    return -1;
+}
+
+static uint64_t le_at(const char *path, long at, int n)
+{
+    unsigned char b[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f && fseek(f, at, SEEK_SET) == 0 && fread(b, 1, (size_t)n, f) != (size_t)n) b[0] = 0;
+    if (f) fclose(f);
+    uint64_t v = 0;
+    for (int i = n; i-- > 0;) v = v << 8 | b[i];
+    return v;
+}
+
+/* The read fails with one line "PATH: not a valid evalmix result file (...WHAT...)". */
+static void expect_damaged(evm_ctx *c, const char *label, const char *path, const char *what)
+{
+    evm_result *r = NULL;
+    int st = evm_h5_read_fit(path, &r, c);
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s: not a valid evalmix result file (", path);
+    const char *msg = evm_ctx_message(c);
+    int ok = st == EVM_ERR_HDF5 && !r && !strncmp(msg, prefix, strlen(prefix)) &&
+             (!what || strstr(msg, what)) && one_line(msg);
+    if (!ok) fprintf(stderr, "damaged file (%s): status %d, message \"%s\"\n", label, st, msg);
+    CHECK(ok);
+    evm_result_free(&r);
+}
+
+/* Damaged files.  The metadata carry checksums (HDF5 1.8 format); the global heap that
+ * holds the strings does not, and libhdf5 1.10 crashes or hangs on a damaged one unless
+ * the reader checks it first (read_heap.c). */
+static void test_damaged(evm_ctx *c)
+{
+    capture_stderr();
+    evm_result *a = make_exotic();
+    char good[256];   /* (tmp_path reuses its buffers) */
+    snprintf(good, sizeof good, "%s", tmp_path("intact.h5"));
+    CHECK_INT(evm_h5_write_fit(good, a, c), EVM_OK);
+    evm_result_free(&a);
+    hid_t f = H5Fopen(good, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5F_info2_t info;
+    CHECK(H5Fget_info2(f, &info) >= 0);
+    CHECK_INT(info.super.version, 2);   /* checksummed superblock and object headers */
+    hid_t d = H5Dopen2(f, "/fixef/name", H5P_DEFAULT);
+    long names = (long)H5Dget_offset(d);  /* the references of /fixef/name */
+    H5Dclose(d);
+    H5Fclose(f);
+
+    /* the first global heap collection: header 16 bytes, then objects (index 2 bytes,
+     * count 2, reserved 4, size 8, data padded to 8) */
+    long g = find_in_file(good, "GCOL", 0);
+    CHECK(g > 0);
+    uint64_t s1 = le_at(good, g + 16 + 8, 8);
+    long second = g + 16 + 16 + (long)((s1 + 7) & ~(uint64_t)7);
+    char where[64];
+    snprintf(where, sizeof where, "damaged string storage at byte %ld", g);
+    const uint16_t one = 1;
+    const uint64_t zero64 = 0, huge = (uint64_t)1 << 40;
+    expect_damaged(c, "object size", damaged_copy(good, "d1.h5", g + 24, &huge, 8), where);
+    expect_damaged(c, "object size +8",
+                   damaged_copy(good, "d2.h5", g + 24, &(uint64_t){s1 + 8}, 8), where);
+    expect_damaged(c, "duplicate index", damaged_copy(good, "d3.h5", second, &one, 2), where);
+    char zeros[16] = {0};   /* an object turned into free space of size 0: HDF5 loops */
+    expect_damaged(c, "empty free space", damaged_copy(good, "d4.h5", g + 16, zeros, 16), where);
+    expect_damaged(c, "collection size",
+                   damaged_copy(good, "d5.h5", g + 8, &(uint64_t){4095}, 8), where);
+
+    /* a string dataset's references: length, index, collection address */
+    CHECK(names > 0);
+    uint32_t len0 = (uint32_t)le_at(good, names, 4);
+    snprintf(where, sizeof where, "damaged string 1 of /fixef/name at byte %ld", names);
+    expect_damaged(c, "reference length",
+                   damaged_copy(good, "d6.h5", names, &(uint32_t){len0 + 1000000}, 4), where);
+    expect_damaged(c, "reference index",
+                   damaged_copy(good, "d7.h5", names + 12, &(uint32_t){999}, 4), where);
+    expect_damaged(c, "reference address",
+                   damaged_copy(good, "d8.h5", names + 4, &(uint64_t){100}, 8), where);
+    expect_damaged(c, "null reference with a length",
+                   damaged_copy(good, "d9.h5", names + 4, &zero64, 8), where);
+
+    /* metadata: the checksum catches it (whichever object header it is) */
+    for (int k = 0; k < 6; k++) {
+        long o = find_in_file(good, "OHDR", k);
+        if (o < 0) break;
+        char name[16];
+        snprintf(name, sizeof name, "m%d.h5", k);
+        unsigned char x = 0x5a;
+        expect_damaged(c, "object header", damaged_copy(good, name, o + 21, &x, 1), NULL);
+    }
+    /* the superblock */
+    unsigned char x = 0x77;
+    expect_damaged(c, "superblock", damaged_copy(good, "sb.h5", 20, &x, 1), NULL);
+
+    /* the intact file still reads */
+    evm_result *b = NULL;
+    CHECK_INT(evm_h5_read_fit(good, &b, c), EVM_OK);
+    evm_result_free(&b);
+    CHECK_INT(release_stderr(), 0);
+}
+
+/* evalmix files of other kinds are named, not reported as fits with parts missing. */
+static void test_other_kinds(evm_ctx *c)
+{
+    static const char *groups[2] = {"match", "compare"};
+    static const char *want[2] = {
+        "a match report (evalmix match --report), not a model fit (see docs/hdf5.md)",
+        "a model comparison (evalmix compare --out), not a model fit (see docs/hdf5.md)"};
+    for (int k = 0; k < 2; k++) {
+        const char *path = tmp_path(k ? "cmp.h5" : "rep.h5");
+        hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+        H5Tset_size(t, H5T_VARIABLE);
+        const char *v = "0.1.0";
+        hid_t at = H5Acreate2(f, "evalmix_version", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(at, t, &v);
+        H5Aclose(at);
+        H5Sclose(sp);
+        H5Tclose(t);
+        H5Gclose(H5Gcreate2(f, groups[k], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+        H5Fclose(f);
+        evm_result *r = NULL;
+        CHECK_INT(evm_h5_read_fit(path, &r, c), EVM_ERR_HDF5);
+        CHECK(r == NULL);
+        char expect[512];
+        snprintf(expect, sizeof expect, "%s: %s", path, want[k]);
+        CHECK_STR(evm_ctx_message(c), expect);
+    }
+}
 
 /* ---------------------------------------------------------------- golden summaries */
 /* sleepstudy, Reaction ~ Days + (Days|Subject): numbers from lme4 (see file header). */
@@ -1642,6 +1799,8 @@ int main(void)
 #ifdef HAVE_HDF5_H
     test_layout(c);
     test_edited(c);
+    test_damaged(c);
+    test_other_kinds(c);
 #endif
     test_golden();
     evm_ctx_destroy(&c);
