@@ -46,6 +46,7 @@ static int read_contrasts(evm__h5_reader *rd, hid_t g, evm_result *r)
 static int read_anova(evm__h5_reader *rd, hid_t g, evm_result *r)
 {
     const char *p = "/anova";
+    r->has_anova = 1;
     (void)(evm__h5r_strings(rd, g, p, "term", -1, &r->nanova, &r->anova_term) ||
            evm__h5r_vector(rd, g, p, "F", r->nanova, &r->anova_F) ||
            evm__h5r_vector(rd, g, p, "num_df", r->nanova, &r->anova_ndf) ||

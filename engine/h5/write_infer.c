@@ -130,7 +130,7 @@ int evm__h5_write_infer(evm__h5_writer *w, hid_t file, const evm_result *r)
 {
     if (w->status >= 0 && r->vcov_adj) write_vcov_adj(w, file, r);
     if (w->status >= 0 && r->ncontrasts > 0) write_contrasts(w, file, r);
-    if (w->status >= 0 && r->nanova > 0) write_anova(w, file, r);
+    if (w->status >= 0 && r->has_anova) write_anova(w, file, r);
     if (w->status >= 0 && r->nci > 0) write_ci(w, file, r);
     if (w->status >= 0 && r->nboot > 0) write_bootstrap(w, file, r);
     if (w->status >= 0 && r->robust_cluster) write_robust(w, file, r);

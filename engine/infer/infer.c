@@ -197,6 +197,7 @@ static int fill_anova(tester *te, evm_result *r, evm_ctx *c)
     char **names = NULL;
     double **L = NULL;
     if ((st = evm__anova_terms(te->m, &nt, &names, &L, &k, c))) return st;
+    r->has_anova = 1;
     r->nanova = nt;
     r->anova_term = names;
     r->anova_F = evm__calloc((size_t)(nt ? nt : 1), sizeof(double));

@@ -471,7 +471,14 @@ static void print_contrasts(FILE *out, const evm_result *r)
 static void print_anova(FILE *out, const evm_result *r)
 {
     static const char *coln[4] = {"NumDF", "DenDF", "F value", "Pr(>F)"};
-    if (cnt(r->nanova) == 0) return;
+    if (!r->has_anova) return;
+    if (cnt(r->nanova) == 0) {   /* an intercept-only model: lmerTest prints the bare header */
+        char *phrase = ddf_phrase(r);
+        if (phrase) fprintf(out, "\nType III Analysis of Variance Table with %s\n"
+                                 "     NumDF DenDF F value Pr(>F)\n", phrase);
+        free(phrase);
+        return;
+    }
     const char **rown = evm__calloc((size_t)r->nanova, sizeof *rown);
     char *phrase = ddf_phrase(r);
     if (rown && phrase) {

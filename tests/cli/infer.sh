@@ -49,6 +49,15 @@ check "anova: table" has "$TMP/out" "Type III Analysis of Variance Table"
 check "anova: Days F" has "$TMP/out" "^Days +1 +17 +45\.85"
 check "contrast: /contrasts/estimate" h5ok "$TMP/c.h5" /contrasts/estimate
 check "anova: /anova/F" h5ok "$TMP/c.h5" /anova/F
+# An intercept-only model has no term to test: lmerTest's bare header, and /anova with
+# zero-length datasets (docs/hdf5.md: empty tables are written, not left out).
+run fit datasets/Dyestuff.csv --formula 'Yield ~ 1 + (1|Batch)' --anova --out "$TMP/a0.h5"
+check "anova, no terms: exit 0, got $RC" [ "$RC" -eq 0 ]
+check "anova, no terms: header" has "$TMP/out" "^Type III Analysis of Variance Table with Satterthwaite's method$"
+check "anova, no terms: column names" has "$TMP/out" "^     NumDF DenDF F value Pr\(>F\)$"
+check "anova, no terms: /anova/term of length 0" has <(h5dump -H -d /anova/term "$TMP/a0.h5") "DATASPACE +SIMPLE \{ \( 0 \)"
+run show "$TMP/a0.h5"
+check "anova, no terms: show prints the header" has "$TMP/out" "^     NumDF DenDF F value Pr\(>F\)$"
 
 run fit $SLEEP --formula "$F" --contrast 'x=Days + Dayz' --out "$TMP/bad.h5"
 check "bad contrast: exit 1, got $RC" [ "$RC" -eq 1 ]

@@ -229,6 +229,7 @@ typedef struct {
     double *con_L;             /* [ncontrasts × p] row-major weights on the coefficients */
     double *con_est, *con_se, *con_df, *con_t, *con_p;
     /* /anova: F test of every fixed-effect term (lmerTest's anova(type = 3)) */
+    int has_anova;             /* the tests were run (nanova is 0 for an intercept-only model) */
     int nanova;
     char **anova_term;
     double *anova_F, *anova_ndf, *anova_ddf, *anova_p;
