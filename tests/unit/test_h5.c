@@ -162,6 +162,7 @@ static void add_exotic_inference(evm_result *r)
     r->con_df = DV(2, NAN, 12.5);
     r->con_t = DV(2, 3.0, INFINITY);
     r->con_p = DV(2, 0.0027, NAN);
+    r->has_anova = 1;
     r->nanova = 1;
     r->anova_term = SV(1, "treat:cohort");
     r->anova_F = DV(1, 4.0);
@@ -236,6 +237,7 @@ static void check_same_inference(const evm_result *a, const evm_result *b)
     } else {
         CHECK(!b->con_name && !b->con_L && !b->con_p);
     }
+    CHECK_INT(b->has_anova, a->has_anova);
     CHECK_INT(b->nanova, a->nanova);
     if (a->nanova > 0) {
         CHECK(same_strings(b->anova_term, a->anova_term, a->nanova));
@@ -508,6 +510,7 @@ static void test_empty(evm_ctx *c)
     a->ndropped = 1;
     a->ddf = S("Kenward-Roger");
     a->ncontrasts = 1; /* inference counts without arrays too */
+    a->has_anova = 1;
     a->nanova = 2;
     a->nci = 1;
     a->nboot = 2;
@@ -571,6 +574,7 @@ static void drop_section(evm_result *r, int k)
         r->anova_term = NULL;
         r->anova_F = r->anova_ndf = r->anova_ddf = r->anova_p = NULL;
         r->nanova = 0;
+        r->has_anova = 0;
         break;
     case 3:
         for (int i = 0; i < r->nci; i++) free(r->ci_param[i]);
@@ -1474,6 +1478,7 @@ static evm_result *make_inference(void)
     r->con_df = DV(2, 16.99998372559174, 16.999799390321147);
     r->con_t = DV(2, 6.7714814889991812, 31.701569865805766);
     r->con_p = DV(2, 3.2638244699273644e-06, 1.4529418332384176e-16);
+    r->has_anova = 1;
     r->nanova = 1;
     r->anova_term = SV(1, "Days");
     r->anova_F = DV(1, 45.85296155585857);
