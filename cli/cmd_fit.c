@@ -211,7 +211,7 @@ static int read_inference(const cli_args *a, fit_request *q)
     uint64_t seed = 1;
     int st = cli_read_seed(a, &seed);
     if (st != CLI_EXIT_OK) return st;
-    io->seed = (int64_t)seed;   /* the bootstrap takes the bits back as uint64_t */
+    io->seed = seed;
     if (io->ci && strcmp(io->ci, "boot") == 0 && io->nboot == 0)
         return cli_usage_error("fit", "--ci boot needs --bootstrap N");
     io->robust = cli_value(a, "robust");

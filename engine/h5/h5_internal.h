@@ -111,6 +111,8 @@ int evm__h5w_attr_str(evm__h5_writer *w, hid_t loc, const char *where, const cha
                       const char *s);
 int evm__h5w_attr_i64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
                       int64_t v);
+int evm__h5w_attr_u64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      uint64_t v);   /* seeds: all 64 bits */
 int evm__h5w_attr_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
                       double v);
 /* Datasets: float64 [d0] (d1 < 0) or [d0 x d1] (x row-major; NULL is written as NaN);
@@ -156,6 +158,8 @@ int evm__h5r_attr_f64(evm__h5_reader *rd, hid_t loc, const char *where, const ch
                       double *out);
 int evm__h5r_attr_i64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
                       int64_t *out);
+int evm__h5r_attr_u64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      uint64_t *out);
 int evm__h5r_attr_int(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
                       int lo, int hi, int *out);
 /* Required datasets of the class and rank named, their sizes checked against the bytes

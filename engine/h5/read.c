@@ -197,6 +197,12 @@ int evm__h5r_attr_i64(evm__h5_reader *rd, hid_t loc, const char *where, const ch
     return attr_num(rd, loc, where, name, H5T_INTEGER, H5T_NATIVE_INT64, out);
 }
 
+int evm__h5r_attr_u64(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
+                      uint64_t *out)
+{
+    return attr_num(rd, loc, where, name, H5T_INTEGER, H5T_NATIVE_UINT64, out);
+}
+
 /* An int64 attribute that must fit an int in [lo, hi]. */
 int evm__h5r_attr_int(evm__h5_reader *rd, hid_t loc, const char *where, const char *name,
                       int lo, int hi, int *out)
@@ -386,14 +392,12 @@ hid_t evm__h5r_group(evm__h5_reader *rd, hid_t loc, const char *where, const cha
 /* ---------------------------------------------------------------- the sections */
 static int read_root(evm__h5_reader *rd, hid_t f, evm_result *r)
 {
-    int64_t seed = 0;
     (void)(evm__h5r_attr_str(rd, f, "/", "command", &r->command) ||
            evm__h5r_attr_str(rd, f, "/", "created", &r->created) ||
            evm__h5r_attr_str(rd, f, "/", "input", &r->input) ||
            evm__h5r_attr_str(rd, f, "/", "input_sha256", &r->input_sha256) ||
            evm__h5r_attr_int(rd, f, "/", "threads", INT_MIN, INT_MAX, &r->threads) ||
-           evm__h5r_attr_i64(rd, f, "/", "seed", &seed));
-    r->seed = seed;
+           evm__h5r_attr_u64(rd, f, "/", "seed", &r->seed));
     return rd->status;
 }
 

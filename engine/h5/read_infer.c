@@ -72,10 +72,11 @@ static int read_ci(evm__h5_reader *rd, hid_t g, evm_result *r)
 static int read_bootstrap(evm__h5_reader *rd, hid_t g, evm_result *r)
 {
     const char *p = "/bootstrap";
-    int64_t n = 0, nok = 0, seed = 0;
+    int64_t n = 0, nok = 0;
+    uint64_t seed = 0;
     double level = 0;
     if (evm__h5r_attr_i64(rd, g, p, "n", &n) || evm__h5r_attr_i64(rd, g, p, "n_ok", &nok) ||
-        evm__h5r_attr_i64(rd, g, p, "seed", &seed) ||
+        evm__h5r_attr_u64(rd, g, p, "seed", &seed) ||
         evm__h5r_attr_f64(rd, g, p, "level", &level))
         return rd->status;
     if (n < 0) return evm__h5r_bad(rd, p, "n", "a count (>= 0)");

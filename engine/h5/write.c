@@ -59,6 +59,12 @@ int evm__h5w_attr_i64(evm__h5_writer *w, hid_t loc, const char *where, const cha
     return evm__h5w_attr(w, loc, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, 1, &v);
 }
 
+int evm__h5w_attr_u64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
+                      uint64_t v)
+{
+    return evm__h5w_attr(w, loc, where, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, 1, &v);
+}
+
 int evm__h5w_attr_f64(evm__h5_writer *w, hid_t loc, const char *where, const char *name,
                       double v)
 {
@@ -189,7 +195,7 @@ static int write_root(evm__h5_writer *w, hid_t f, const evm_result *r)
            evm__h5w_attr_str(w, f, "/", "input", r->input) ||
            evm__h5w_attr_str(w, f, "/", "input_sha256", r->input_sha256) ||
            evm__h5w_attr_i64(w, f, "/", "threads", r->threads) ||
-           evm__h5w_attr_i64(w, f, "/", "seed", r->seed));
+           evm__h5w_attr_u64(w, f, "/", "seed", r->seed));
     return w->status;
 }
 

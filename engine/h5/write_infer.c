@@ -100,7 +100,7 @@ static int write_bootstrap(evm__h5_writer *w, hid_t f, const evm_result *r)
     const int k = r->nbootpar;
     (void)(evm__h5w_attr_i64(w, g, p, "n", r->nboot) ||
            evm__h5w_attr_i64(w, g, p, "n_ok", r->nboot_ok) ||
-           evm__h5w_attr_i64(w, g, p, "seed", r->boot_seed) ||
+           evm__h5w_attr_u64(w, g, p, "seed", r->boot_seed) ||
            evm__h5w_attr_f64(w, g, p, "level", r->ci_level) ||
            evm__h5w_str(w, g, p, "param", r->boot_param, k) ||
            evm__h5w_f64(w, g, p, "estimates", r->boot_est, r->nboot, k) ||

@@ -229,7 +229,7 @@ static double *fixed_part(const evm_lmm *m)
     return xb;
 }
 
-int evm__bootstrap_response(const evm_lmm *m, int64_t seed, int64_t r, double *y, evm_ctx *c)
+int evm__bootstrap_response(const evm_lmm *m, uint64_t seed, int64_t r, double *y, evm_ctx *c)
 {
     if (!m || !y || !m->fitted || r < 0)
         return evm__fail(c, EVM_ERR_ARG,
@@ -427,7 +427,7 @@ static int param_names(const evm_lmm *m, int npar, char ***names)
     return EVM_OK;
 }
 
-int evm__bootstrap(evm_lmm *m, int64_t nboot, int64_t seed, int threads,
+int evm__bootstrap(evm_lmm *m, int64_t nboot, uint64_t seed, int threads,
                    void (*progress)(void *, int64_t, int64_t), void *progress_arg,
                    int *npar, char ***names, double **est, int64_t *nok, evm_ctx *c)
 {
@@ -452,7 +452,7 @@ int evm__bootstrap(evm_lmm *m, int64_t nboot, int64_t seed, int threads,
     boot_job j;
     memset(&j, 0, sizeof j);
     j.m = m;
-    j.seed = (uint64_t)seed;
+    j.seed = seed;
     j.nboot = nboot;
     j.npar = np;
     j.caller = pthread_self();

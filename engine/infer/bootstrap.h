@@ -9,6 +9,6 @@
  * evm__bootstrap(m, nboot, seed, ...), for the rows of the model frame in order.
  * input:  m (fitted), seed, r.   output: y [n].
  * Errors: EVM_ERR_ARG (not fitted, r < 0), EVM_ERR_NOMEM. */
-int evm__bootstrap_response(const evm_lmm *m, int64_t seed, int64_t r, double *y, evm_ctx *c);
+int evm__bootstrap_response(const evm_lmm *m, uint64_t seed, int64_t r, double *y, evm_ctx *c);
 
 #endif

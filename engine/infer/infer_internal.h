@@ -37,7 +37,7 @@ int evm__profile_ci(evm_lmm *m, double level, int *npar, char ***names, double *
 
 /* bootstrap.c (as lme4's bootMer, type "parametric"): replicates in parallel with
  * per-replicate random streams derived from the seed. */
-int evm__bootstrap(evm_lmm *m, int64_t nboot, int64_t seed, int threads,
+int evm__bootstrap(evm_lmm *m, int64_t nboot, uint64_t seed, int threads,
                    void (*progress)(void *, int64_t, int64_t), void *progress_arg,
                    int *npar, char ***names, double **est, int64_t *nok, evm_ctx *c);
 

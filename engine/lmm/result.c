@@ -552,9 +552,9 @@ static void print_ci(FILE *out, const evm_result *r)
 static void print_bootstrap(FILE *out, const evm_result *r)
 {
     if (r->nboot <= 0) return;
-    fprintf(out, "\nParametric bootstrap: %lld replicate%s (%lld failed), seed %lld\n",
+    fprintf(out, "\nParametric bootstrap: %lld replicate%s (%lld failed), seed %llu\n",
             (long long)r->nboot, r->nboot == 1 ? "" : "s",
-            (long long)(r->nboot - r->nboot_ok), (long long)r->boot_seed);
+            (long long)(r->nboot - r->nboot_ok), (unsigned long long)r->boot_seed);
 }
 
 /* The fixed effects again with cluster-robust (CR2) standard errors and their

@@ -53,6 +53,11 @@ static int attr_i64(writer *w, hid_t loc, const char *name, int64_t v)
     return attr(w, loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
 }
 
+static int attr_u64(writer *w, hid_t loc, const char *name, uint64_t v)
+{
+    return attr(w, loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
+}
+
 static int attr_f64(writer *w, hid_t loc, const char *name, double v)
 {
     return attr(w, loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
@@ -146,7 +151,7 @@ static int write_match(writer *w, hid_t file, const evm_match_result *r,
                               : r->distance_kind == EVM_DIST_MAHALANOBIS ? "data" : "largest");
     attr_f64(w, g, "caliper", r->caliper);
     attr_f64(w, g, "caliper_width", r->caliper_width);
-    attr_i64(w, g, "seed", (int64_t)r->seed);
+    attr_u64(w, g, "seed", r->seed);
     attr_i64(w, g, "n_treated", r->n1);
     attr_i64(w, g, "n_control", r->n0);
     attr_i64(w, g, "n_treated_matched", r->n1_matched);
@@ -292,7 +297,7 @@ int evm_match_write_h5(const char *path, const evm_match_result *r, const evm_ma
     attr_str(&w, file, "input", p ? p->input : "");
     attr_str(&w, file, "input_sha256", p ? p->input_sha256 : "");
     attr_i64(&w, file, "threads", p ? p->threads : 1);
-    attr_i64(&w, file, "seed", (int64_t)r->seed);
+    attr_u64(&w, file, "seed", r->seed);
     if (w.status < 0 || write_match(&w, file, r, o, f) < 0 || write_balance(&w, file, r) < 0)
         goto cleanup;
     herr_t closed = H5Fclose(file);

@@ -218,8 +218,12 @@ check "fit without bootstrap: exit 0, got $RC" [ "$RC" -eq 0 ]
 check "fit without bootstrap: /@seed 0 (no random numbers)" [ "$(h5attr res/plain.h5 /seed)" = 0 ]
 run fit "$SLEEP" --formula "$SF" --bootstrap 5 --seed 18446744073709551615 --quiet --out res/max.h5
 check "--seed 2^64-1: exit 0, got $RC" [ "$RC" -eq 0 ]
-check "--seed 2^64-1: /@seed is /bootstrap@seed" \
-    [ "$(h5attr res/max.h5 /seed)" = "$(h5attr res/max.h5 /bootstrap/seed)" ]
+check "--seed 2^64-1: /@seed stored exactly (uint64)" \
+    [ "$(h5attr res/max.h5 /seed)" = 18446744073709551615 ]
+check "--seed 2^64-1: /bootstrap@seed stored exactly" \
+    [ "$(h5attr res/max.h5 /bootstrap/seed)" = 18446744073709551615 ]
+run show res/max.h5
+check "--seed 2^64-1: show prints it" has "$TMP/out" "seed 18446744073709551615$"
 rm -rf res
 
 # ---------------------------------------------------------------- 8. --help=, --version, --threads

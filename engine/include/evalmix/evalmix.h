@@ -182,7 +182,7 @@ typedef struct {
     /* provenance (root attributes of the HDF5 file) */
     char *evalmix_version, *command, *created, *input, *input_sha256;
     int threads;
-    int64_t seed;
+    uint64_t seed;             /* the seed of the run's random numbers; 0: none drawn */
     /* /fit */
     char *formula;
     int reml;
@@ -241,7 +241,8 @@ typedef struct {
     char **ci_param;
     double *ci_lower, *ci_upper;
     /* /bootstrap: parametric bootstrap replicates */
-    int64_t nboot, nboot_ok, boot_seed;
+    int64_t nboot, nboot_ok;
+    uint64_t boot_seed;
     int nbootpar;
     char **boot_param;         /* as ci_param */
     double *boot_est;          /* [nboot × nbootpar] row-major; NaN rows for failed refits */
@@ -285,7 +286,7 @@ typedef struct {
     const char *ci;            /* NULL, "wald", "profile" or "boot" */
     double level;              /* confidence level, default 0.95 */
     int64_t nboot;             /* --bootstrap N (0: none) */
-    int64_t seed;
+    uint64_t seed;
     const char *robust;        /* cluster variable for CR2 SEs, or NULL */
     void (*progress)(void *arg, int64_t done, int64_t total);   /* may be NULL */
     void *progress_arg;
