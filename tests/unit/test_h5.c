@@ -945,18 +945,23 @@ static void short_se(hid_t f)
     H5Dclose(d);
     H5Sclose(sp);
 }
-static void bad_method(hid_t f)
+/* A variable-length string attribute `name` = v on loc, as the writer makes them. */
+static void put_str_attr(hid_t loc, const char *name, const char *v)
 {
-    hid_t g = H5Gopen2(f, "/fit", H5P_DEFAULT);
-    H5Adelete(g, "method");
     hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
     H5Tset_size(t, H5T_VARIABLE);
-    const char *v = "Bayes";
-    hid_t at = H5Acreate2(g, "method", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t at = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(at, t, &v);
     H5Aclose(at);
     H5Sclose(sp);
     H5Tclose(t);
+}
+
+static void bad_method(hid_t f)
+{
+    hid_t g = H5Gopen2(f, "/fit", H5P_DEFAULT);
+    H5Adelete(g, "method");
+    put_str_attr(g, "method", "Bayes");
     H5Gclose(g);
 }
 static void numeric_name(hid_t f)
@@ -1176,14 +1181,7 @@ static void test_other_kinds(evm_ctx *c)
     for (int k = 0; k < 2; k++) {
         const char *path = tmp_path(k ? "cmp.h5" : "rep.h5");
         hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-        H5Tset_size(t, H5T_VARIABLE);
-        const char *v = "0.1.0";
-        hid_t at = H5Acreate2(f, "evalmix_version", t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(at, t, &v);
-        H5Aclose(at);
-        H5Sclose(sp);
-        H5Tclose(t);
+        put_str_attr(f, "evalmix_version", "0.1.0");
         H5Gclose(H5Gcreate2(f, groups[k], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
         H5Fclose(f);
         evm_result *r = NULL;
